@@ -30,9 +30,10 @@ def gazetteer_patterns(nlp: Language, gazetteer: Gazetteer) -> list[dict]:
     terms (any case, singular or plural) and proper-noun + 'plant' facilities."""
     patterns: list[dict] = []
     for company in gazetteer.companies.values():
-        if company.ambiguous:
-            continue
         for name in {company.canonical, *company.aliases}:
+            # a one-word name of an ambiguous entry ("Lear", "Volvo") is left to the NER
+            if company.ambiguous and len(name.split()) < 2:
+                continue
             patterns.append({"label": "ORG", "pattern": name, "id": company.canonical})
     for term in gazetteer.components:
         words = [token.lower_ for token in nlp.make_doc(term)]
@@ -57,18 +58,26 @@ def gazetteer_patterns(nlp: Language, gazetteer: Gazetteer) -> list[dict]:
     return patterns
 
 
-def _without_possessive(span: Span) -> Span:
+def _trimmed(span: Span) -> Span:
+    """The span without a trailing possessive and without white-space tokens at its ends."""
+    end = span.end
     for token in span:
         if token.tag_ == "POS" or token.text in ("’s", "'s", "’", "'"):
-            return span.doc[span.start : token.i]
-    return span
+            end = token.i
+            break
+    start = span.start
+    while start < end and span.doc[start].is_space:
+        start += 1
+    while end > start and span.doc[end - 1].is_space:
+        end -= 1
+    return span.doc[start:end]
 
 
 def fix_entities(doc: Doc, gazetteer: Gazetteer) -> Doc:
     """Drop known false entities and relabel what the gazetteer knows better."""
     fixed: list[Span] = []
     for ent in doc.ents:
-        span = _without_possessive(ent) if ent.label_ != "FACILITY" else ent
+        span = _trimmed(ent) if ent.label_ != "FACILITY" else ent
         if len(span) == 0 or span.text in gazetteer.not_entities:
             continue
         label = ent.label_
@@ -119,9 +128,11 @@ def make_entity_fixer(nlp: Language, name: str, gazetteer_dir: str) -> EntityFix
 
 
 def split_on_newlines(doc: Doc) -> Doc:
-    """Headings and list items end at a line break: start a sentence after one."""
+    """Headings and list items end at a line break. The line-break token
+    itself opens the next sentence: marking the word after it instead
+    misleads the parser about the words that follow."""
     for token in doc[1:]:
-        if "\n" in doc[token.i - 1].text or doc[token.i - 1].whitespace_.count("\n"):
+        if token.is_space and "\n" in token.text:
             token.is_sent_start = True
     return doc
 

@@ -225,10 +225,10 @@ def _entity_id(db: Database, canonical: str, label: str, alias: str | None = Non
 
 
 def _claim_id(db: Database, claim: Claim, learned_at: str) -> tuple[int, bool]:
-    subject_id = _entity_id(db, claim.subject, claim.subject_label)
-    object_id = _entity_id(db, claim.object, claim.object_label)
-    if claim.relation in SYMMETRIC_RELATIONS and object_id < subject_id:
-        subject_id, object_id = object_id, subject_id
+    ends = [(claim.subject, claim.subject_label), (claim.object, claim.object_label)]
+    if claim.relation in SYMMETRIC_RELATIONS:
+        ends.sort(key=lambda end: end[0].casefold())  # a symmetric pair is kept in name order
+    subject_id, object_id = (_entity_id(db, name, label) for name, label in ends)
     key = [claim.relation, subject_id, object_id]
     row = db.execute(
         "SELECT id FROM claims WHERE relation = ? AND subject_id = ? AND object_id = ?", key
@@ -262,28 +262,23 @@ def save_article(db: Database, article: Article, extraction: Extraction) -> Save
                 "source": article.source,
             }
         ).last_pk
-        mention_rows = [
-            {
-                "article_id": article_id,
-                "entity_id": _entity_id(db, m.canonical, m.label, alias=m.text),
-                "start": m.start, "end": m.end, "text": m.text,
-            }
-            for m in extraction.mentions
-        ]
-        db["mentions"].insert_all(mention_rows, ignore=True)
+        for mention in extraction.mentions:
+            entity_id = _entity_id(db, mention.canonical, mention.label, alias=mention.text)
+            db.execute(
+                "INSERT INTO mentions (article_id, entity_id, start, end, text) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [article_id, entity_id, mention.start, mention.end, mention.text],
+            )
         new_claims = 0
         for claim in extraction.claims:
             claim_id, created = _claim_id(db, claim, learned_at)
             new_claims += created
-            db["claim_evidence"].insert(
-                {
-                    "claim_id": claim_id, "article_id": article_id,
-                    "sentence": claim.evidence, "status": claim.status,
-                    "component": claim.component, "kind": claim.kind,
-                    "published_at": article.published_at, "learned_at": learned_at,
-                    "site": article.site, "confidence": claim.confidence,
-                },
-                ignore=True,
+            db.execute(
+                "INSERT INTO claim_evidence (claim_id, article_id, sentence, status, component, kind,"
+                " published_at, learned_at, site, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [claim_id, article_id, claim.evidence, claim.status, claim.component, claim.kind,
+                 article.published_at, learned_at, article.site, claim.confidence],
             )
     return SaveResult(article_id, duplicate=False, new_claims=new_claims)
 
