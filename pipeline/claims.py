@@ -305,7 +305,9 @@ def _partner_frames(trigger: Token, args: dict[int, Arg]):
 def _make_frames(trigger: Token, args: dict[int, Arg]):
     passive = _is_passive(trigger)
     makers = _prep_objects([trigger], {"by"}, args) if passive else []
-    places = [a for a in _prep_objects([trigger], {"at", "in", "inside"}, args) if a.label in ("FACILITY", "GPE") and not a.origin_only]
+    # "assemble the EV4 in Slovakia": the place may hang under the object
+    placed = [trigger, *_objects(trigger, {"dobj", "nsubjpass"})]
+    places = [a for a in _prep_objects(placed, {"at", "in", "inside"}, args) if a.label in ("FACILITY", "GPE") and not a.origin_only]
     if not makers:
         makers = [a for a in _subjects(trigger, args) if a.label == "ORG"]
     if not makers:

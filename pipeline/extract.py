@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import lxml.html
 import trafilatura
+from lxml import etree
 from lxml.etree import ParserError
 
 from .records import Article, FeedEntry, Page
@@ -21,7 +22,11 @@ TRACKING_PARAMS = {
     "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "mkt_tok",
     "ocid", "cmpid", "_ga", "_gl", "ref", "ref_src", "src", "spm", "yclid", "guccounter",
 }
-HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body|<article|<div|<p[\s>])", re.I)
+HTML_START = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*"
+    rb"(<!doctype html|<html|<head|<body|<article|<div|<p[\s>])",
+    re.I | re.S,
+)
 MIN_TEXT_CHARS = 200
 
 
@@ -31,6 +36,8 @@ def canonical_url(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     default_port = {"http": 80, "https": 443}.get(scheme)
     netloc = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
     query = sorted(
@@ -55,7 +62,7 @@ def normalise_date(value: str | None) -> str | None:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if len(text) == 10:
+    if "T" not in text.upper() and ":" not in text:
         return parsed.date().isoformat()
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
@@ -72,6 +79,7 @@ def html_fragment_text(fragment: str) -> str:
         root = lxml.html.fromstring(fragment)
     except (ParserError, ValueError):
         return fragment.strip()
+    etree.strip_elements(root, etree.Comment, with_tail=False)
     for br in root.iter("br", "p", "div", "li"):
         br.tail = "\n" + (br.tail or "")
     return "\n".join(line.strip() for line in root.text_content().splitlines() if line.strip())

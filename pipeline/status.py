@@ -63,9 +63,9 @@ def _status_at(token: Token) -> str | None:
 
 def status_of(trigger: Token) -> str:
     """The status the sentence gives the relation expressed at `trigger`: the
-    cue nearest to it on its chain of heads wins; no cue means active."""
-    for token in _chain(trigger):
-        status = _status_at(token)
-        if status:
-            return status
-    return "active"
+    cue nearest to it on its chain of heads wins, except that a denial anywhere
+    on the chain wins outright; no cue means active."""
+    statuses = [_status_at(token) for token in _chain(trigger)]
+    if "denied" in statuses:  # "denied it would supply": the denial governs the modal
+        return "denied"
+    return next((status for status in statuses if status), "active")

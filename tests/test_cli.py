@@ -190,3 +190,33 @@ def test_demo_runs_offline_and_finds_renault_valeo(tmp_path):
         return [{k: v for k, v in row.items() if k != "first_seen_at"} for row in rows]
 
     assert without_times(json.loads(invoke("claims", "--json", db=demo_db).output)) == without_times(claims)
+
+
+def test_run_once_with_failing_feeds_exits_zero_and_counts_them(httpserver, tmp_path):
+    import time
+
+    from werkzeug import Response
+
+    base = httpserver.url_for("")
+    httpserver.expect_request("/garbage.xml").respond_with_data(b"{{{ this is not xml", content_type="text/xml")
+    httpserver.expect_request("/error.xml").respond_with_data("down", status=500)
+
+    def hang(_request):
+        time.sleep(1.5)
+        return Response("<rss/>")
+
+    httpserver.expect_request("/hang.xml").respond_with_handler(hang)
+    httpserver.expect_request("/good.xml").respond_with_data(
+        rss([{"title": "Battery venture", "link": f"{base}/a"}]), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/a").respond_with_data(article_html("Battery venture", PARTNERSHIP_ARTICLE), content_type="text/html")
+    db = tmp_path / "f.db"
+    # the test server answers one request at a time, so the hanging feed goes last
+    for path in ("/garbage.xml", "/error.xml", "/good.xml", "/hang.xml"):
+        invoke("feeds", "add", httpserver.url_for(path), db=db)
+    result = invoke("run", "--once", db=db, env={"SUPPLYWATCH_READ_TIMEOUT": "0.5"})
+    assert result.exit_code == 0
+    assert "feeds: 4 polled, 0 not modified, 3 failed; articles: 1 new" in result.output
+    feeds = {f["url"].rsplit("/", 1)[1]: f for f in json.loads(invoke("feeds", "list", "--json", db=db).output)}
+    assert [feeds[name]["error_count"] for name in ("garbage.xml", "error.xml", "hang.xml", "good.xml")] == [1, 1, 1, 0]
+    time.sleep(1.2)  # let the hanging handler finish before the server is torn down

@@ -275,3 +275,36 @@ def test_text_of_document_html_with_url_source():
     text, title = text_of_document(ARTICLE_HTML, "https://news.example.com/bosch-vw")
     assert title == TITLE
     assert PARAGRAPHS[2] in text
+
+
+# --- once known bugs, now fixed ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("http://[2001:DB8::1]:8080/a?utm_source=x&b=1", "http://[2001:db8::1]:8080/a?b=1"),
+        ("https://[2001:db8::1]:443/a#frag", "https://[2001:db8::1]/a"),
+    ],
+)
+def test_canonical_url_keeps_ipv6_brackets(url, expected):
+    assert canonical_url(url) == expected
+
+
+def test_text_of_document_html_with_utf8_bom():
+    text, title = text_of_document(b"\xef\xbb\xbf" + ARTICLE_HTML, "article.html")
+    assert title == TITLE
+    assert PARAGRAPHS[0] in text
+    assert "<p>" not in text and "<!DOCTYPE" not in text
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [b"<!-- saved from url=(0014)about:internet -->\n", b"<?xml version='1.0' encoding='utf-8'?>\n"],
+    ids=["leading-comment", "xml-prolog"],
+)
+def test_text_of_document_html_with_leading_comment_or_prolog(prefix):
+    text, title = text_of_document(prefix + ARTICLE_HTML, "article.html")
+    assert title == TITLE
+    assert PARAGRAPHS[0] in text
+    assert "<p>" not in text

@@ -469,3 +469,17 @@ def test_feed_and_page_send_accept_headers(httpserver, client):
     feed_request, page_request = (req for req, _ in httpserver.log)
     assert "application/rss+xml" in feed_request.headers["Accept"]
     assert page_request.headers["Accept"].startswith("text/html")
+
+
+def test_feed_redirect_to_private_address_is_refused(httpserver):
+    """A feed may live on a private host the user chose, but it cannot send
+    the fetcher on to another private address."""
+    settings = Settings(connect_timeout=1, read_timeout=0.5)
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        "", status=302, headers={"Location": "http://10.0.0.5/feed.xml"}
+    )
+    feed = Feed(id=1, url=httpserver.url_for("/feed.xml"))
+    with make_client(settings) as client:
+        result = fetch_feed(client, feed, settings)
+    assert result.outcome == "failed"
+    assert "non-public" in result.error and "10.0.0.5" in result.error

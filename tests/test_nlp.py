@@ -1,0 +1,142 @@
+"""The NLP stage: each supplywatch component on its own, then the claim
+frames and statuses on short passages written for these tests."""
+
+import pytest
+
+from pipeline.gazetteer import load_gazetteer, name_key, strip_legal
+from pipeline.config import Settings
+from pipeline.nlp import extract
+from pipeline.status import status_of
+
+GAZETTEER_DIR = Settings().models_dir + "/gazetteer"
+
+
+def claims_of(nlp, text):
+    """Claims keyed by (relation, subject, object); partner pairs in name order."""
+    found = {}
+    for claim in extract(nlp, text).claims:
+        ends = (claim.subject, claim.object)
+        if claim.relation == "PARTNERS_WITH":
+            ends = tuple(sorted(ends))
+        found[(claim.relation, *ends)] = claim
+    return found
+
+
+def entities_of(nlp, text):
+    return {(m.text, m.label) for m in extract(nlp, text).mentions}
+
+
+def test_pipeline_order(nlp):
+    names = nlp.pipe_names
+    assert names.index("gazetteer_ruler") < names.index("ner") < names.index("supplywatch_entity_fixer")
+    assert names[-1] == "supplywatch_claims"
+    assert names.index("supplywatch_line_breaks") < names.index("parser")
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Mercedes-Benz Group AG", "Mercedes-Benz"),
+        ("Groupe Renault", "Renault"),
+        ("Renault Group", "Renault"),
+        ("Toyota Motor Corp.", "Toyota Motor"),
+        ("Valeo SA", "Valeo"),
+        ("Renault's", "Renault"),
+    ],
+)
+def test_strip_legal(raw, expected):
+    assert strip_legal(raw) == expected
+
+
+def test_gazetteer_keeps_subsidiaries_apart():
+    gazetteer = load_gazetteer(GAZETTEER_DIR)
+    assert gazetteer.company("Groupe Renault").canonical == "Renault"
+    assert gazetteer.company("Renault Trucks") is None or gazetteer.company("Renault Trucks").canonical != "Renault"
+    assert gazetteer.company("Valeo Siemens eAutomotive") is None or gazetteer.company("Valeo Siemens eAutomotive").canonical != "Valeo"
+    assert gazetteer.company("Ampere").canonical == "Ampere"
+    assert name_key("BYD Co., Ltd.") == name_key("BYD")
+    assert gazetteer.place("Chinese") == "China" and gazetteer.place("the US") == "United States"
+
+
+def test_entity_fixer_and_canonical_names(nlp):
+    found = extract(nlp, "Valeo and Groupe Renault met in Paris. The EV market slowed, said Luca de Meo.").mentions
+    by_text = {(m.text, m.label): m.canonical for m in found}
+    assert by_text[("Valeo", "ORG")] == "Valeo"
+    assert by_text[("Groupe Renault", "ORG")] == "Renault"
+    assert ("Paris", "GPE") in by_text
+    assert not any(m.text == "EV" for m in found)
+
+
+def test_ruler_finds_components_and_facilities(nlp):
+    labels = entities_of(nlp, "Hyundai builds battery packs and electric motors at its Ulsan plant for the Ioniq range.")
+    assert ("battery packs", "COMPONENT") in labels and ("electric motors", "COMPONENT") in labels
+    assert ("Ulsan plant", "FACILITY") in labels
+
+
+def test_line_breaks_start_sentences(nlp):
+    doc = nlp("Battery news\nPanasonic will supply cells to Mazda from 2027.")
+    assert [s.text.strip() for s in doc.sents if s.text.strip()] == ["Battery news", "Panasonic will supply cells to Mazda from 2027."]
+
+
+@pytest.mark.parametrize(
+    "text, claim",
+    [
+        ("Panasonic will supply battery cells to Mazda from 2027.", ("SUPPLIES", "Panasonic", "Mazda")),
+        ("Toyota buys power semiconductors from Denso for its hybrid models.", ("SUPPLIES", "Denso", "Toyota")),
+        ("Ford already imports lithium from Chile for its batteries.", ("SOURCES_FROM", "Ford", "Chile")),
+        ("Nissan and Honda announced a partnership on software-defined vehicles.", ("PARTNERS_WITH", "Honda", "Nissan")),
+        ("BMW is collaborating with Toyota on fuel cell systems.", ("PARTNERS_WITH", "BMW", "Toyota")),
+        ("Tesla builds the Model Y at its Grünheide plant.", ("MANUFACTURES_AT", "Tesla", "Grünheide plant")),
+        ("Kia will assemble the EV4 in Slovakia starting next year.", ("MANUFACTURES_AT", "Kia", "Slovakia")),
+    ],
+)
+def test_claim_frames(nlp, text, claim):
+    found = claims_of(nlp, text)
+    assert claim in found, found
+    assert found[claim].evidence == text
+
+
+def test_reference_to_a_company_named_earlier(nlp):
+    text = ("Volvo Cars reported higher sales in Europe. "
+            "The Swedish carmaker also said it sources battery cells from CATL for the EX30.")
+    found = claims_of(nlp, text)
+    assert ("SUPPLIES", "CATL", "Volvo Cars") in found
+
+
+def test_coordination_gives_one_claim_per_partner(nlp):
+    found = claims_of(nlp, "Stellantis ended its joint ventures with Dongfeng and GAC in 2022.")
+    assert found[("PARTNERS_WITH", "Dongfeng", "Stellantis")].status == "ended"
+    assert found[("PARTNERS_WITH", "GAC", "Stellantis")].kind == "joint_venture"
+
+
+@pytest.mark.parametrize(
+    "text, status",
+    [
+        ("Bosch supplies brakes to Tesla.", "active"),
+        ("Bosch will supply brakes to Tesla.", "planned"),
+        ("Bosch plans to supply brakes to Tesla.", "planned"),
+        ("Bosch might supply brakes to Tesla.", "possible"),
+        ("Bosch is in talks to supply brakes to Tesla.", "possible"),
+        ("Bosch stopped supplying brakes to Tesla.", "ended"),
+        ("Ford walked away from its partnership with Rivian.", "ended"),
+        ("Bosch denied it would supply brakes to Tesla.", "denied"),
+    ],
+)
+def test_status_cues(nlp, text, status):
+    found = extract(nlp, text).claims
+    assert found, f"no claim in {text!r}"
+    assert found[0].status == status
+
+
+def test_status_of_reads_nearest_cue(nlp):
+    doc = nlp("Renault ended the project, but it will buy motors from a Chinese supplier.")
+    buy = next(t for t in doc if t.lemma_ == "buy")
+    assert status_of(buy) == "planned"
+
+
+def test_one_claim_per_pair_takes_the_ended_state(nlp):
+    text = ("Renault and Valeo announced their collaboration in 2023. "
+            "Now Renault has ended its partnership with Valeo.")
+    found = claims_of(nlp, text)
+    assert list(found) == [("PARTNERS_WITH", "Renault", "Valeo")]
+    assert found[("PARTNERS_WITH", "Renault", "Valeo")].status == "ended"
