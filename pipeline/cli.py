@@ -215,9 +215,9 @@ def demo(ctx: click.Context, demo_db: str) -> None:
 
     settings = replace(_settings(ctx), db_path=demo_db)
     db_file = Path(demo_db)
-    if db_file.parent.is_dir():
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    db_file.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     db = store.open_db(db_file)
     samples = load_samples()
     with serve_samples(samples) as base_url:
