@@ -226,7 +226,7 @@ def demo(ctx: click.Context, demo_db: str) -> None:
     click.echo(summary.line())
     print_claims(store.current_claims(db))
     click.echo(
-        f"\nStored in {db_file}. Explore further:\n"
+        f"\nStored in {db_file}. Explore further (from .venv/bin, or after 'source .venv/bin/activate'):\n"
         f"  supplywatch --db {db_file} claims --json\n"
         f"  supplywatch extract seeds/*.txt\n"
         f"  sqlite-utils tables {db_file} --counts"
