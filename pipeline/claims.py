@@ -163,7 +163,9 @@ def _subjects(token: Token, args: dict[int, Arg], hops: int = 6) -> list[Arg]:
     for _ in range(hops):
         if current.dep_ == "relcl" and _args_at(current.head, args):
             return _args_at(current.head, args)
-        for child in current.children:
+        # the parser sometimes hangs the subject on an auxiliary ("remains linked")
+        auxiliaries = [c for c in current.children if c.dep_ in ("aux", "auxpass")]
+        for child in (*current.children, *(c for aux in auxiliaries for c in aux.children)):
             if child.dep_ in ("nsubj", "nsubjpass") and _args_at(child, args):
                 return _args_at(child, args)
         owners = [a for child in current.children if child.dep_ == "poss" for a in _args_at(child, args)]

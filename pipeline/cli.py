@@ -199,6 +199,63 @@ def print_claims(rows: list[dict]) -> None:
     )
 
 
+# ---- evaluate -----------------------------------------------------------------
+
+@cli.command()
+@click.argument("labelled", required=False, metavar="[FILE|FOLDER]")
+@click.option("--split", type=click.Choice(["dev", "train", "seed", "all"]), default="dev", show_default=True,
+              help="Which passages of the labelled data to score.")
+@click.option("--errors", is_flag=True, help="List every false positive, false negative and wrong status.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.pass_context
+def evaluate(ctx: click.Context, labelled: str | None, split: str, errors: bool, as_json: bool) -> None:
+    """Score the extractor on labelled passages (default: the dev set).
+
+    Entity precision, recall and F1 per label, claim precision, recall and
+    F1, and status accuracy on matched claims, by the rules of CLAIMS.md.
+    """
+    from .demo import SEEDS_DIR
+    from .evaluate import evaluate as run_evaluation
+    from .labelled import load_labelled
+    from .nlp import load_pipeline
+
+    source = Path(labelled) if labelled else SEEDS_DIR / "labelled"
+    if not source.exists():
+        raise UserError(f"no labelled data at {source}: give a .jsonl file or a folder of them")
+    try:
+        docs = [d for d in load_labelled(source) if split == "all" or d.split == split]
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read labelled data {source}: {exc}") from None
+    if not docs:
+        raise UserError(f"no passages with split {split!r} in {source}; try --split all")
+    report = run_evaluation(load_pipeline(_settings(ctx).models_dir), docs)
+    if as_json:
+        result = report.as_dict()
+        if errors:
+            result["errors"] = [asdict(error) for error in report.errors]
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    print_report(report, f"{source} ({split}, {report.passages} passages)")
+    if errors:
+        print_errors(report)
+
+
+def print_report(report, title: str) -> None:
+    rows = [[label, f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}", c.tp, c.fp, c.fn]
+            for label, c in report.entities.items()]
+    micro = report.entities_micro
+    rows.append(["entities (scored labels)", f"{micro.precision:.3f}", f"{micro.recall:.3f}", f"{micro.f1:.3f}", micro.tp, micro.fp, micro.fn])
+    c = report.claims
+    rows.append(["claims", f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}", c.tp, c.fp, c.fn])
+    _table(title, ["", "precision", "recall", "F1", "tp", "fp", "fn"], rows)
+    click.echo(f"status accuracy: {report.status_accuracy:.3f} on {report.status_total} matched claims")
+
+
+def print_errors(report) -> None:
+    for error in report.errors:
+        click.echo(f"{error.doc_id}\t{error.kind}\t{error.relation} {error.subject} -> {error.object}\t{error.detail}\t{error.sentence}")
+
+
 # ---- demo -------------------------------------------------------------------
 
 @cli.command()

@@ -5,6 +5,7 @@ news, and canonical names for every entity."""
 from __future__ import annotations
 
 from spacy.language import Language
+from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from .gazetteer import Gazetteer, load_gazetteer, strip_legal
@@ -140,3 +141,37 @@ def split_on_newlines(doc: Doc) -> Doc:
 @Language.component("supplywatch_line_breaks")
 def line_breaks_component(doc: Doc) -> Doc:
     return split_on_newlines(doc)
+
+
+# A company name the small model has never seen ("Geely", "Xpeng") is often
+# tagged as an adverb or verb, which breaks the parse around it. The tagger,
+# parser and NER read a token's NORM, so giving known company names the norm
+# of a company the model knows well lets them be parsed as proper nouns.
+KNOWN_COMPANY_NORM = "toyota"
+
+
+class NameNorms:
+    """Sets the NORM of every token of a known company name before tok2vec."""
+
+    def __init__(self, nlp: Language, gazetteer_dir: str):
+        gazetteer = load_gazetteer(gazetteer_dir)
+        self.matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
+        names = {
+            name
+            for company in gazetteer.companies.values()
+            for name in (company.canonical, *company.aliases)
+            if not (company.ambiguous and len(name.split()) < 2)
+        }
+        self.matcher.add("COMPANY", [nlp.make_doc(name) for name in sorted(names)])
+
+    def __call__(self, doc: Doc) -> Doc:
+        for _match_id, start, end in self.matcher(doc):
+            for token in doc[start:end]:
+                if token.is_alpha:
+                    token.norm_ = KNOWN_COMPANY_NORM
+        return doc
+
+
+@Language.factory("supplywatch_name_norms", default_config={"gazetteer_dir": ""})
+def make_name_norms(nlp: Language, name: str, gazetteer_dir: str) -> NameNorms:
+    return NameNorms(nlp, gazetteer_dir)

@@ -36,6 +36,7 @@ def build_pipeline(models_dir: str) -> Language:
         raise UserError(
             f"the spaCy model package {BASE_MODEL} is not installed: run 'make install'"
         ) from None
+    nlp.add_pipe("supplywatch_name_norms", first=True, config={"gazetteer_dir": gazetteer_dir})
     nlp.add_pipe("supplywatch_line_breaks", before="parser")
     ruler = nlp.add_pipe("entity_ruler", name="gazetteer_ruler", before="ner", config={"overwrite_ents": True})
     ruler.add_patterns(gazetteer_patterns(nlp, gazetteer))
