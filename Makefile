@@ -1,10 +1,14 @@
-# Quick start: `make demo` then `make test`. Both create .venv on first use.
+# Quick start: `make demo` then `make test`. Both create .venv and build the
+# trained pipeline (models/pipeline) on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+MODEL := models/pipeline/meta.json
+MODEL_INPUTS := models/config.cfg $(wildcard seeds/labelled/*.jsonl) $(wildcard models/gazetteer/*) \
+	pipeline/training.py pipeline/entities.py
 
-.PHONY: demo test install clean
+.PHONY: demo test install model evaluate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +18,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+$(MODEL): $(STAMP) $(MODEL_INPUTS)
+	$(BIN)/python -m pipeline.training
+
+model: $(MODEL)
+
+demo: $(MODEL)
 	$(BIN)/supplywatch demo
 
-test: $(STAMP)
+test: $(MODEL)
 	$(BIN)/pytest -q
 
+evaluate: $(MODEL)
+	$(BIN)/supplywatch evaluate
+	$(BIN)/supplywatch evaluate --split seed
+
 clean:
-	rm -rf $(VENV) db/*.db db/*.db-wal db/*.db-shm
+	rm -rf $(VENV) models/pipeline models/pipeline.new models/ner-training models/corpus db/*.db db/*.db-wal db/*.db-shm

@@ -7,6 +7,7 @@ from __future__ import annotations
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
 
 from .gazetteer import Gazetteer, load_gazetteer, strip_legal
 
@@ -88,9 +89,60 @@ def fix_entities(doc: Doc, gazetteer: Gazetteer) -> Doc:
             label = "GPE"
         elif label == "FAC" and span[-1].lower_ in FACILITY_WORDS:
             label = "FACILITY"
-        fixed.append(Span(doc, span.start, span.end, label=label, kb_id=ent.kb_id_))
-    doc.ents = fixed
+        fixed_span = Span(doc, span.start, span.end, label=label, kb_id=ent.kb_id_)
+        if label == "COMPONENT":
+            fixed_span = component_span(fixed_span)
+            if fixed_span is None or len(fixed_span) == 0:
+                continue
+        fixed.append(fixed_span)
+    doc.ents = filter_spans(fixed)
     return doc
+
+
+EVALUATIVE_WORDS = {
+    "new", "compact", "small", "smaller", "large", "larger", "key", "advanced", "powerful", "more",
+    "cheaper", "cheap", "next-generation", "next", "generation", "latest", "future", "critical",
+    "high", "low", "cost", "own", "several", "other", "such", "first", "second", "main", "core",
+}
+COMPONENT_HEADS = {
+    "technology", "system", "material", "metal", "module", "unit", "cell", "pack", "component",
+    "part", "motor", "engine", "chip", "magnet", "platform", "software", "wire", "semiconductor",
+}
+
+
+def _joins_left(token) -> bool:
+    """A token glued to the next one without a space, such as a hyphen in 'rare-earth-free'."""
+    return token.whitespace_ == "" and token.i + 1 < len(token.doc)
+
+
+def _component_modifier(token, span_tokens: set[int]) -> bool:
+    if token.lower_ in EVALUATIVE_WORDS or token.ent_type_ in ("ORG", "GPE", "NORP", "DATE", "CARDINAL"):
+        return False
+    if token.text == "-" and _joins_left(token):
+        return True
+    return token.pos_ in ("NOUN", "PROPN", "ADJ") and (
+        token.head.i in span_tokens or (_joins_left(token) and token.nbor().i in span_tokens)
+    )
+
+
+def component_span(span: Span) -> Span | None:
+    """A gazetteer component widened to the term as a catalogue names it
+    ('rare-earth-free EV motors', 'copper wire technology'), or None when the
+    word only modifies another noun ('battery plant', 'motor project')."""
+    doc = span.doc
+    start, end = span.start, span.end
+    root = span.root
+    if root.dep_ in ("compound", "nmod", "amod") and root.head.i >= end:
+        if root.head.lemma_.lower() not in COMPONENT_HEADS or root.head.i != end:
+            return None
+        end = root.head.i + 1
+    tokens = set(range(start, end))
+    while start > 0 and _component_modifier(doc[start - 1], tokens):
+        start -= 1
+        tokens.add(start)
+    while start < end and (not doc[start].is_alpha or doc[start].lower_ in EVALUATIVE_WORDS):
+        start += 1
+    return Span(doc, start, end, label="COMPONENT")
 
 
 def canonical_name(span: Span, gazetteer: Gazetteer) -> str:

@@ -12,7 +12,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from . import claims as _claims  # noqa: F401  (registers the factory)
+from . import claims as _claims  # noqa: F401  (registers the factories)
 from .entities import SCORED_LABELS, gazetteer_patterns
 from .errors import UserError
 from .gazetteer import load_gazetteer
@@ -25,17 +25,24 @@ MAX_TEXT_CHARS = 200_000
 KEPT_LABELS = set(SCORED_LABELS) | {"NORP"}
 
 
-def build_pipeline(models_dir: str) -> Language:
-    """The pretrained pipeline with the gazetteer ruler before its NER and
-    the entity fixer and claim extractor after it."""
+TRAINED_PIPELINE = "pipeline"  # folder under models/, written by `make model`
+CUSTOM_COMPONENTS = ("supplywatch_name_norms", "supplywatch_entity_fixer", "supplywatch_claims")
+
+
+def assemble_pipeline(models_dir: str, ner_source: str | None = None) -> Language:
+    """The pretrained pipeline with company-name norms first, the gazetteer
+    ruler before the NER (the fine-tuned one from ner_source when given),
+    and the entity fixer and claim extractor after it."""
     gazetteer_dir = str(Path(models_dir) / "gazetteer")
     gazetteer = load_gazetteer(gazetteer_dir)
     try:
         nlp = spacy.load(BASE_MODEL, exclude=["senter"])
     except OSError:
-        raise UserError(
-            f"the spaCy model package {BASE_MODEL} is not installed: run 'make install'"
-        ) from None
+        raise UserError(f"the spaCy model package {BASE_MODEL} is not installed: run 'make install'") from None
+    if ner_source is not None:
+        trained = spacy.load(ner_source)
+        nlp.remove_pipe("ner")
+        nlp.add_pipe("ner", source=trained)
     nlp.add_pipe("supplywatch_name_norms", first=True, config={"gazetteer_dir": gazetteer_dir})
     nlp.add_pipe("supplywatch_line_breaks", before="parser")
     ruler = nlp.add_pipe("entity_ruler", name="gazetteer_ruler", before="ner", config={"overwrite_ents": True})
@@ -47,8 +54,16 @@ def build_pipeline(models_dir: str) -> Language:
 
 @lru_cache(maxsize=2)
 def load_pipeline(models_dir: str) -> Language:
-    log.info("loading the NLP pipeline")
-    return build_pipeline(models_dir)
+    """The trained pipeline under models/pipeline; without it (before `make
+    model` has run) the base pipeline with the same domain components."""
+    trained = Path(models_dir) / TRAINED_PIPELINE
+    gazetteer_dir = str(Path(models_dir) / "gazetteer")
+    if (trained / "config.cfg").is_file():
+        log.info("loading the NLP pipeline from %s", trained)
+        overrides = {"components": {name: {"gazetteer_dir": gazetteer_dir} for name in CUSTOM_COMPONENTS}}
+        return spacy.load(trained, config=overrides)
+    log.warning("no trained pipeline in %s: using the base model (run 'make model' to build it)", trained)
+    return assemble_pipeline(models_dir)
 
 
 def extraction_of(doc: Doc) -> Extraction:
