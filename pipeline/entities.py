@@ -5,7 +5,7 @@ news, and canonical names for every entity."""
 from __future__ import annotations
 
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
@@ -27,37 +27,55 @@ def _plural(word: str) -> str:
     return word + "s"
 
 
-def gazetteer_patterns(nlp: Language, gazetteer: Gazetteer) -> list[dict]:
-    """EntityRuler patterns: unambiguous company names (exact case), component
-    terms (any case, singular or plural) and proper-noun + 'plant' facilities."""
-    patterns: list[dict] = []
-    for company in gazetteer.companies.values():
-        for name in {company.canonical, *company.aliases}:
+class GazetteerRuler:
+    """Marks gazetteer entities before the NER, which keeps them: company
+    names by exact case, component terms in any case and singular or plural,
+    and 'Proper-noun plant' facilities. Phrase matchers keep it cheap."""
+
+    def __init__(self, nlp: Language, gazetteer_dir: str):
+        gazetteer = load_gazetteer(gazetteer_dir)
+        self.companies = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self.components = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.facilities = Matcher(nlp.vocab)
+        names = {
+            name
+            for company in gazetteer.companies.values()
+            for name in (company.canonical, *company.aliases)
             # a one-word name of an ambiguous entry ("Lear", "Volvo") is left to the NER
-            if company.ambiguous and len(name.split()) < 2:
-                continue
-            patterns.append({"label": "ORG", "pattern": name, "id": company.canonical})
-    for term in gazetteer.components:
-        words = [token.lower_ for token in nlp.make_doc(term)]
-        if not words:
-            continue
-        token_patterns = [{"LOWER": word} for word in words[:-1]]
-        token_patterns.append({"LOWER": {"IN": [words[-1], _plural(words[-1])]}})
-        patterns.append({"label": "COMPONENT", "pattern": token_patterns})
-    patterns.append(
-        {
-            "label": "FACILITY",
-            "pattern": [
-                {"POS": "PROPN", "OP": "+"},
-                {"LOWER": {"IN": ["assembly", "battery", "engine", "motor", "car", "vehicle"]}, "OP": "?"},
-                {"LOWER": {"IN": FACILITY_WORDS}},
-            ],
+            if not (company.ambiguous and len(name.split()) < 2)
         }
-    )
-    patterns.append(
-        {"label": "FACILITY", "pattern": [{"LOWER": {"IN": ["gigafactory", "giga"]}}, {"POS": "PROPN", "OP": "+"}]}
-    )
-    return patterns
+        self.companies.add("ORG", [nlp.make_doc(name) for name in sorted(names)])
+        terms = {form for term in gazetteer.components for form in (term.lower(), _plural_term(term.lower()))}
+        self.components.add("COMPONENT", [nlp.make_doc(term) for term in sorted(terms)])
+        self.facilities.add("FACILITY", FACILITY_PATTERNS)
+
+    def __call__(self, doc: Doc) -> Doc:
+        found = [Span(doc, start, end, label=label) for label, matches in (
+            ("FACILITY", self.facilities(doc)), ("ORG", self.companies(doc)), ("COMPONENT", self.components(doc)),
+        ) for _id, start, end in matches]
+        if found:
+            doc.ents = filter_spans(found)  # longest match wins; the NER fills in around them
+        return doc
+
+
+def _plural_term(term: str) -> str:
+    head, _, last = term.rpartition(" ")
+    return f"{head} {_plural(last)}".strip()
+
+
+FACILITY_PATTERNS = [
+    [
+        {"POS": "PROPN", "OP": "+"},
+        {"LOWER": {"IN": ["assembly", "battery", "engine", "motor", "car", "vehicle"]}, "OP": "?"},
+        {"LOWER": {"IN": FACILITY_WORDS}},
+    ],
+    [{"LOWER": {"IN": ["gigafactory", "giga"]}}, {"POS": "PROPN", "OP": "+"}],
+]
+
+
+@Language.factory("supplywatch_gazetteer_ruler", default_config={"gazetteer_dir": ""})
+def make_gazetteer_ruler(nlp: Language, name: str, gazetteer_dir: str) -> GazetteerRuler:
+    return GazetteerRuler(nlp, gazetteer_dir)
 
 
 def _trimmed(span: Span) -> Span:

@@ -13,7 +13,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from . import claims as _claims  # noqa: F401  (registers the factories)
-from .entities import SCORED_LABELS, gazetteer_patterns
+from .entities import SCORED_LABELS
 from .errors import UserError
 from .gazetteer import load_gazetteer
 from .records import Extraction, Mention
@@ -26,7 +26,7 @@ KEPT_LABELS = set(SCORED_LABELS) | {"NORP"}
 
 
 TRAINED_PIPELINE = "pipeline"  # folder under models/, written by `make model`
-CUSTOM_COMPONENTS = ("supplywatch_name_norms", "supplywatch_entity_fixer", "supplywatch_claims")
+CUSTOM_COMPONENTS = ("supplywatch_name_norms", "gazetteer_ruler", "supplywatch_entity_fixer", "supplywatch_claims")
 
 
 def assemble_pipeline(models_dir: str, ner_source: str | None = None) -> Language:
@@ -34,7 +34,7 @@ def assemble_pipeline(models_dir: str, ner_source: str | None = None) -> Languag
     ruler before the NER (the fine-tuned one from ner_source when given),
     and the entity fixer and claim extractor after it."""
     gazetteer_dir = str(Path(models_dir) / "gazetteer")
-    gazetteer = load_gazetteer(gazetteer_dir)
+    load_gazetteer(gazetteer_dir)  # a missing or broken gazetteer fails here, with a clear message
     try:
         nlp = spacy.load(BASE_MODEL, exclude=["senter"])
     except OSError:
@@ -45,8 +45,7 @@ def assemble_pipeline(models_dir: str, ner_source: str | None = None) -> Languag
         nlp.add_pipe("ner", source=trained)
     nlp.add_pipe("supplywatch_name_norms", first=True, config={"gazetteer_dir": gazetteer_dir})
     nlp.add_pipe("supplywatch_line_breaks", before="parser")
-    ruler = nlp.add_pipe("entity_ruler", name="gazetteer_ruler", before="ner", config={"overwrite_ents": True})
-    ruler.add_patterns(gazetteer_patterns(nlp, gazetteer))
+    nlp.add_pipe("supplywatch_gazetteer_ruler", name="gazetteer_ruler", before="ner", config={"gazetteer_dir": gazetteer_dir})
     nlp.add_pipe("supplywatch_entity_fixer", config={"gazetteer_dir": gazetteer_dir})
     nlp.add_pipe("supplywatch_claims", config={"gazetteer_dir": gazetteer_dir})
     return nlp
