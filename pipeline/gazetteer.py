@@ -8,6 +8,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +26,7 @@ _SUFFIX_RE = re.compile(
 )
 _PREFIX_RE = re.compile(r"^(?:the\s+|groupe\s+)", re.I)
 _POSSESSIVE_RE = re.compile(r"[’']s?$")
+FUZZY_MIN_RATIO = 0.88
 
 
 def strip_legal(name: str) -> str:
@@ -57,10 +59,36 @@ class Gazetteer:
     demonyms: dict[str, str] = field(default_factory=dict)
     place_aliases: dict[str, str] = field(default_factory=dict)
     not_entities: frozenset[str] = frozenset()
+    _fuzzy_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     def company(self, text: str) -> Company | None:
-        canonical = self.company_keys.get(name_key(text))
+        """The company a name stands for: an exact match of a name or alias
+        after normalisation, else a close spelling of one company's names."""
+        key = name_key(text)
+        canonical = self.company_keys.get(key) or self._fuzzy(key)
         return self.companies.get(canonical) if canonical else None
+
+    def _fuzzy(self, key: str) -> str | None:
+        """A near spelling ('Volkswagon') of exactly one company's names. A
+        name with more to it ('Renault Trucks') is not close enough, and a
+        spelling close to two companies matches neither."""
+        if len(key) < 5:
+            return None
+        cached = self._fuzzy_cache.get(key, False)
+        if cached is not False:
+            return cached
+        scores: dict[str, float] = {}
+        for alias_key, canonical in self.company_keys.items():
+            if abs(len(alias_key) - len(key)) > 2 or alias_key[0] != key[0]:
+                continue
+            ratio = SequenceMatcher(None, key, alias_key).ratio()
+            scores[canonical] = max(ratio, scores.get(canonical, 0.0))
+        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        found = None
+        if ranked and ranked[0][1] >= FUZZY_MIN_RATIO and (len(ranked) < 2 or ranked[1][1] < FUZZY_MIN_RATIO):
+            found = ranked[0][0]
+        self._fuzzy_cache[key] = found
+        return found
 
     def place(self, text: str) -> str | None:
         """A country or region name for a place name or demonym, if known."""
