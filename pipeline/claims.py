@@ -1,15 +1,19 @@
 """Claim extraction over a parsed Doc: dependency frames around trigger
-words for SUPPLIES, SOURCES_FROM, PARTNERS_WITH and MANUFACTURES_AT, with
-references like "the French automaker" resolved to a company named earlier."""
+words for SUPPLIES, SOURCES_FROM, PARTNERS_WITH and MANUFACTURES_AT, then
+one claim per (relation, subject, object) per article."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
+from .arguments import (
+    OEM_KINDS, Arg, Args, args_at, children, collect_args, governing_parties, prep_objects, subjects,
+)
 from .gazetteer import Gazetteer, load_gazetteer
 from .records import Claim
 from .status import status_of
@@ -17,42 +21,29 @@ from .status import status_of
 SUPPLY_VERBS = {"supply", "provide", "deliver", "sell", "ship", "furnish", "equip", "license", "licence"}
 ACQUIRE_VERBS = {
     "import", "buy", "source", "procure", "purchase", "order", "obtain", "receive", "rely",
-    "use", "adopt", "tap", "choose", "select", "pick", "get", "take", "come", "arrive",
+    "use", "adopt", "tap", "choose", "select", "pick", "get", "take", "come", "arrive", "secure",
 }
+PICK_VERBS = {"tap", "choose", "select", "pick"}
 SUPPLIER_NOUNS = {"supplier", "vendor", "provider"}
+DEAL_NOUNS = {"deal", "agreement", "contract", "order", "pact", "memorandum", "mou"}
+TALK_NOUNS = {"talk", "talks", "negotiation", "negotiations", "discussion", "discussions"}
 PARTNER_VERBS = {
-    "partner", "collaborate", "cooperate", "team", "ally", "co-develop", "codevelop",
-    "link", "tie", "align", "join", "work",
+    "partner", "collaborate", "cooperate", "team", "ally", "codevelop", "link", "tie", "align",
+    "join", "work", "discuss", "negotiate", "talk",
 }
 PARTNER_NOUNS = {
-    "partnership", "collaboration", "cooperation", "alliance", "venture", "jv", "tie-up",
-    "pact", "agreement", "deal", "project", "partner", "relationship", "ties", "memorandum",
-    "mou", "consortium", "contract", "initiative",
-}
-WEAK_PARTNER_WORDS = {"agreement", "deal", "contract", "work", "join", "relationship", "initiative", "project"}
+    "partnership", "collaboration", "cooperation", "alliance", "venture", "jv", "tie-up", "tieup",
+    "project", "partner", "relationship", "ties", "consortium", "initiative",
+} | DEAL_NOUNS | TALK_NOUNS
+WEAK_PARTNER_WORDS = DEAL_NOUNS | {"work", "join", "relationship", "initiative", "project", "discuss", "talk", "negotiate"} | TALK_NOUNS
 MAKE_VERBS = {"build", "make", "produce", "assemble", "manufacture", "roll"}
-REFERENCE_NOUNS = {
-    "company": None, "firm": None, "group": None, "giant": None, "brand": None,
-    "automaker": "oem", "carmaker": "oem", "manufacturer": None, "maker": None, "oem": "oem",
-    "supplier": "supplier", "startup": None, "producer": None,
-}
-OEM_KINDS = {"automaker", "truckmaker", "joint_venture"}
-SUPPLIER_KINDS = {"supplier", "battery", "semiconductor", "tech", "materials", "joint_venture"}
-ORIGIN_HEADS = SUPPLIER_NOUNS | {"manufacturer", "maker", "company", "partner", "firm", "component", "part", "producer", "alternative", "technology"}
+MAKE_NOUNS = {"production", "manufacturing", "assembly"}
+FACILITY_NOUNS = {"plant", "factory", "site", "facility", "gigafactory", "works"}
+BUSINESS_OBJECTS = {"unit", "stake", "business", "division", "brand", "subsidiary", "share", "operation", "asset", "plant", "factory", "equipment"}
+PLACE_PREPS = {"at", "in", "inside", "near"}
 
 if not Doc.has_extension("claims"):
     Doc.set_extension("claims", default=[])
-
-
-@dataclass(frozen=True)
-class Arg:
-    """An entity that can take part in a claim, placed in the parse."""
-
-    name: str
-    label: str  # ORG | GPE | FACILITY
-    span: Span
-    origin_only: bool = False  # a nationality ("a Chinese supplier"): only an origin
-    via_reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,292 +55,353 @@ class Candidate:
     component: str | None
     kind: str | None
     confidence: float
+    default_status: str = "active"
 
 
-# ---- arguments ------------------------------------------------------------
-
-def _reference_allows(arg: Arg, chunk_root: Token, gazetteer: Gazetteer) -> bool:
-    wanted = REFERENCE_NOUNS[chunk_root.lemma_.lower()]
-    company = gazetteer.company(arg.name)
-    if wanted and company:
-        kinds = OEM_KINDS if wanted == "oem" else SUPPLIER_KINDS
-        if company.kind not in kinds:
-            return False
-    for child in chunk_root.children:
-        country = gazetteer.demonyms.get(child.text) if child.dep_ in ("amod", "compound") else None
-        if country and company and company.country and company.country != country:
-            return False
-        if country and not company:
-            return False
-    return True
+Frame = tuple[str, Arg, Arg, Token | None, float]
 
 
-def _resolve_reference(chunk_root: Token, earlier: list[Arg], gazetteer: Gazetteer) -> Arg | None:
-    sentence = chunk_root.sent
-    named_here = {a.name for a in earlier if a.span.start >= sentence.start}
-    for arg in reversed(earlier):
-        if arg.label != "ORG" or chunk_root.idx - arg.span.start_char > 1500:
-            continue
-        if arg.name in named_here and arg.span.start >= sentence.start:
-            continue
-        if _reference_allows(arg, chunk_root, gazetteer):
-            return arg
-    return None
+# ---- small helpers ------------------------------------------------------------
 
-
-def _is_reference(token: Token) -> bool:
-    if token.lemma_.lower() not in REFERENCE_NOUNS or token.pos_ != "NOUN" or token.ent_type_:
-        return False
-    determiners = {child.lower_ for child in token.children if child.dep_ == "det"}
-    return bool(determiners & {"the", "this", "that"}) and token.tag_ == "NN"
-
-
-def collect_args(doc: Doc, gazetteer: Gazetteer) -> dict[int, Arg]:
-    """Map token index -> Arg for entities, nationality modifiers and resolved references."""
-    by_token: dict[int, Arg] = {}
-    in_order: list[Arg] = []
-    entity_at = {token.i: ent for ent in doc.ents for token in ent}
-    for token in doc:
-        ent = entity_at.get(token.i)
-        if ent is not None and token.i == ent.start:
-            arg = _entity_arg(ent, gazetteer)
-            if arg is not None:
-                in_order.append(arg)
-                for t in ent:
-                    by_token[t.i] = arg
-        elif ent is None and _is_reference(token):
-            target = _resolve_reference(token, in_order, gazetteer)
-            if target is not None:
-                arg = replace(target, span=doc[token.i : token.i + 1], via_reference=True)
-                in_order.append(arg)
-                by_token[token.i] = arg
-    return by_token
-
-
-def _entity_arg(ent: Span, gazetteer: Gazetteer) -> Arg | None:
-    name = ent._.canonical or ent.text
-    if ent.label_ in ("ORG", "GPE", "FACILITY"):
-        return Arg(name, ent.label_, ent)
-    if ent.label_ == "NORP" and ent.root.dep_ in ("amod", "compound"):
-        country = gazetteer.demonyms.get(ent.text)
-        head = ent.root.head
-        if country and head.lemma_.lower() in ORIGIN_HEADS:
-            return Arg(country, "GPE", ent, origin_only=True)
-    return None
-
-
-# ---- frames ---------------------------------------------------------------
-
-def _args_at(token: Token, args: dict[int, Arg]) -> list[Arg]:
-    """The argument a token stands for (looking into its name modifiers), with
-    those of tokens coordinated with it."""
-    found = []
-    for member in (token, *token.conjuncts):
-        arg = args.get(member.i)
-        if arg is None:
-            for child in member.children:
-                if child.dep_ in ("amod", "compound", "nmod") and child.i in args and args[child.i].origin_only:
-                    arg = args[child.i]
-                    break
-        if arg is not None and arg not in found:
-            found.append(arg)
-    return found
-
-
-def _subjects(token: Token, args: dict[int, Arg], hops: int = 6) -> list[Arg]:
-    """Subjects of the clause a trigger sits in, climbing through infinitives,
-    participles, gerunds and relative clauses."""
-    current = token
-    for _ in range(hops):
-        if current.dep_ == "relcl" and _args_at(current.head, args):
-            return _args_at(current.head, args)
-        # the parser sometimes hangs the subject on an auxiliary ("remains linked")
-        auxiliaries = [c for c in current.children if c.dep_ in ("aux", "auxpass")]
-        for child in (*current.children, *(c for aux in auxiliaries for c in aux.children)):
-            if child.dep_ in ("nsubj", "nsubjpass") and _args_at(child, args):
-                return _args_at(child, args)
-        owners = [a for child in current.children if child.dep_ == "poss" for a in _args_at(child, args)]
-        if owners:
-            return owners
-        if current.head is current:
-            break
-        current = current.head
-    return []
-
-
-def _prep_targets(prep: Token, args: dict[int, Arg]) -> list[Token]:
-    """The objects of a preposition; when the small parser misreads an unknown
-    company name after it (tagging it ADV, say), the entity right after it."""
-    targets = [child for child in prep.children if child.dep_ == "pobj"]
-    following = prep.i + 1
-    if not targets and following < len(prep.doc) and following in args:
-        targets.append(prep.doc[following])
-    return targets
-
-
-def _prep_objects(tokens: list[Token], preps: set[str], args: dict[int, Arg]) -> list[Arg]:
-    found: list[Arg] = []
-    for token in tokens:
-        for prep in token.children:
-            if prep.dep_ in ("prep", "agent", "dative") and prep.lower_ in preps:
-                for pobj in _prep_targets(prep, args):
-                        found.extend(a for a in _args_at(pobj, args) if a not in found)
-                        # "at its plant in Spain": the place inside the object
-                        found.extend(a for a in _prep_objects([pobj], {"in", "at"}, args) if a not in found)
-    return found
-
-
-def _objects(token: Token, deps: set[str]) -> list[Token]:
-    return [child for child in token.children if child.dep_ in deps]
-
-
-def _component_text(token: Token | None, args: dict[int, Arg]) -> str | None:
-    if token is None or token.i in args or token.pos_ not in ("NOUN", "PROPN"):
-        return None
-    words = [t for t in token.subtree if t.i <= token.i and t.dep_ not in ("det", "poss", "case", "predet")]
-    text = " ".join(t.text for t in words if t.i >= words[0].i).strip()
-    return text.lower() or None
-
-
-def _is_passive(token: Token) -> bool:
-    return any(c.dep_ in ("auxpass", "nsubjpass") for c in token.children) or (
-        token.tag_ == "VBN" and token.dep_ in ("acl", "amod")
-    )
-
-
-def _partner_kind(trigger: Token) -> str:
-    words = {trigger.lemma_.lower()} | {c.lemma_.lower() for c in trigger.children}
-    if words & {"venture", "jv"}:
-        return "joint_venture"
-    if words & {"alliance", "ally", "align"}:
-        return "alliance"
-    if words & {"license", "licence", "licensing"}:
-        return "licensing"
-    if words & {"develop", "co-develop", "codevelop", "collaborate", "collaboration", "project", "cooperation", "cooperate", "research", "engineering"}:
-        return "co_development"
-    return "other"
-
-
-def _pairs(left: list[Arg], right: list[Arg]):
+def _pairs(left: list[Arg], right: list[Arg]) -> Iterator[tuple[Arg, Arg]]:
     for a in left:
         for b in right:
             if a.name != b.name:
                 yield a, b
 
 
-def _supply_frames(trigger: Token, args: dict[int, Arg], lemma: str, topic: Arg | None):
-    component_token = next(iter(_objects(trigger, {"dobj", "nsubjpass", "pobj"})), None)
-    if lemma in SUPPLY_VERBS:
-        passive = _is_passive(trigger)
-        suppliers = _prep_objects([trigger], {"by"}, args) if passive else _subjects(trigger, args)
-        customers = _prep_objects([trigger], {"to", "for"}, args)
-        customers += [a for t in _objects(trigger, {"dobj", "dative"}) for a in _args_at(t, args)]
-        if passive:
-            customers += [a for t in _objects(trigger, {"nsubjpass"}) for a in _args_at(t, args)]
-        for supplier, customer in _pairs(suppliers, customers):
-            if supplier.label == customer.label == "ORG":
-                yield "SUPPLIES", supplier, customer, component_token, 0.85
+def _is_passive(token: Token) -> bool:
+    return bool(children(token, {"auxpass", "nsubjpass"})) or (token.tag_ == "VBN" and token.dep_ in ("acl", "amod"))
+
+
+def _first(tokens: list[Token]) -> Token | None:
+    return tokens[0] if tokens else None
+
+
+def component_text(token: Token | None, args: Args) -> str | None:
+    """The component a frame is about, as the article names it."""
+    if token is None or token.i in args or token.pos_ not in ("NOUN", "PROPN"):
+        return None
+    words = [t for t in token.subtree if t.i <= token.i and t.dep_ not in ("det", "poss", "case", "predet", "nummod")]
+    if not words:
+        return None
+    return " ".join(t.text for t in token.doc[words[0].i : token.i + 1] if t.dep_ not in ("det", "poss", "case")).lower() or None
+
+
+def _kind_of(gazetteer: Gazetteer, arg: Arg) -> str | None:
+    company = gazetteer.company(arg.name)
+    return company.kind if company else None
+
+
+def _supplier_first(a: Arg, b: Arg, gazetteer: Gazetteer) -> tuple[Arg, Arg]:
+    """Order a supply pair by what the companies are: a carmaker buys."""
+    if _kind_of(gazetteer, a) in OEM_KINDS and _kind_of(gazetteer, b) not in OEM_KINDS:
+        return b, a
+    return a, b
+
+
+def _partner_kind(trigger: Token) -> str:
+    words = {trigger.lemma_.lower()} | {c.lemma_.lower() for c in trigger.children} | {trigger.head.lemma_.lower()}
+    if words & {"venture", "jv"}:
+        return "joint_venture"
+    if words & {"alliance", "ally", "align"}:
+        return "alliance"
+    if words & {"license", "licence", "licensing"}:
+        return "licensing"
+    if words & {"develop", "codevelop", "collaborate", "collaboration", "project", "cooperation", "cooperate", "research", "engineering", "jointly"}:
+        return "co_development"
+    return "other"
+
+
+# ---- frames -------------------------------------------------------------------
+
+def supply_verb_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iterator[Frame]:
+    """'X supplies/will deliver Y to Z', 'Z is supplied by X', 'X in talks
+    with Z about supplying Y'."""
+    passive = _is_passive(trigger)
+    suppliers = prep_objects([trigger], {"by"}, args) if passive else subjects(trigger, args)
+    customers = prep_objects([trigger, *children(trigger, {"dobj"})], {"to", "for"}, args)
+    customers += [a for t in children(trigger, {"dobj", "dative"}) for a in args_at(t, args)]
+    if passive:
+        customers += [a for t in children(trigger, {"nsubjpass"}) for a in args_at(t, args)]
+    component = _first(children(trigger, {"dobj", "nsubjpass"}))
+    if component is not None and component.lemma_.lower() in BUSINESS_OBJECTS:
+        return  # selling a unit or a stake is a deal between companies, not supply
+    if trigger.head.lemma_.lower() in DEAL_NOUNS and trigger.dep_ in ("acl", "relcl", "xcomp"):
+        # "signed an agreement with Y to supply cells": who supplies depends on who they are
+        parties = prep_objects([trigger.head], {"with"}, args)
+        for owner, party in _pairs(subjects(trigger.head, args), parties):
+            supplier, customer = _supplier_first(party, owner, gazetteer)
+            yield "SUPPLIES", supplier, customer, component, 0.7
         return
-    origins = _prep_objects([trigger, *_objects(trigger, {"dobj", "pobj", "prep"})], {"from"}, args)
-    # "on platforms from Xpeng": the origin hangs under the object of "on"
-    for prep in _objects(trigger, {"prep"}):
-        origins += _prep_objects(_objects(prep, {"pobj"}), {"from"}, args)
-    if lemma in {"tap", "choose", "select", "pick"}:
-        origins += [a for t in _objects(trigger, {"dobj"}) for a in _args_at(t, args) if a.label == "ORG"]
+    if not customers:
+        customers = governing_parties(trigger, args, TALK_NOUNS | DEAL_NOUNS)
+    for supplier, customer in _pairs(suppliers, customers):
+        if supplier.label == customer.label == "ORG":
+            yield "SUPPLIES", supplier, customer, component, 0.85
+
+
+def acquire_verb_frames(trigger: Token, args: Args, lemma: str, topic: Arg | None) -> Iterator[Frame]:
+    """'Y imports/buys/sources X from Z' (Z a company: Z SUPPLIES Y; a
+    country: Y SOURCES_FROM it), 'Y taps Z', 'X might come from a Chinese supplier'."""
+    objects = children(trigger, {"dobj"})
+    if any(args.get(o.i) is not None and args[o.i].label == "ORG" and lemma not in PICK_VERBS for o in objects):
+        return  # buying a company is an acquisition
+    if any(o.lemma_.lower() in BUSINESS_OBJECTS for o in objects):
+        return
+    if trigger.dep_ == "relcl" and args.get(trigger.head.i) is not None and args[trigger.head.i].label == "ORG":
+        return  # "Opel, which it bought from GM"
+    if lemma in PICK_VERBS:  # "BMW taps CATL": the company picked supplies
+        origins = [a for o in objects for a in args_at(o, args) if a.label == "ORG"]
+    else:
+        origins = prep_objects(_phrase_tokens(trigger), {"from"} | ({"in"} if lemma in ("source", "procure") else set()), args)
+    if not origins:
+        origins = governing_parties(trigger, args, TALK_NOUNS | DEAL_NOUNS)
     if not origins:
         return
-    customers = _subjects(trigger, args)
+    customers = subjects(trigger, args)
     confidence = 0.85
     if not customers and lemma in {"come", "arrive"} and topic is not None:
         customers, confidence = [topic], 0.5
+    component = _first(objects)
     if lemma == "rely":
-        component_token = next(iter(_objects(next(iter(_objects(trigger, {"prep"})), trigger), {"pobj"})), None)
+        component = _first([p for prep in children(trigger, {"prep"}) for p in children(prep, {"pobj"})])
     for customer, origin in _pairs(customers, origins):
         if customer.label != "ORG":
             continue
         if origin.label == "ORG":
-            yield "SUPPLIES", origin, customer, component_token, confidence
+            yield "SUPPLIES", origin, customer, component, confidence
         elif origin.label == "GPE":
-            yield "SOURCES_FROM", customer, origin, component_token, confidence
+            yield "SOURCES_FROM", customer, origin, component, confidence
 
 
-def _supplier_noun_frames(trigger: Token, args: dict[int, Arg]):
-    suppliers = _args_at(trigger.head, args) if trigger.dep_ == "appos" else []
-    suppliers += [a for a in _subjects(trigger, args, hops=2) if a not in suppliers]
-    suppliers += [a for t in _objects(trigger, {"appos"}) for a in _args_at(t, args)]
-    customers = _prep_objects([trigger], {"to", "for", "of"}, args)
-    customers += [a for t in _objects(trigger, {"poss"}) for a in _args_at(t, args)]
+CLAUSE_DEPS = {"relcl", "advcl", "ccomp", "conj", "parataxis", "csubj", "xcomp", "acl"}
+
+
+def _phrase_tokens(trigger: Token) -> list[Token]:
+    """The trigger and the words of its own phrase, not of clauses inside it."""
+    found, stack = [], [trigger]
+    while stack:
+        token = stack.pop()
+        found.append(token)
+        stack.extend(c for c in token.children if c.dep_ not in CLAUSE_DEPS and c.dep_ not in ("nsubj", "nsubjpass"))
+    return found
+
+
+def supplier_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
+    """'X, a supplier to Y', 'X is Y's supplier', 'X, one of Y's main suppliers'."""
+    head = trigger
+    while head.dep_ in ("conj", "pobj", "prep") and head.head.i != head.i:
+        head = head.head  # "... maker and a supplier to Tesla", "one of Tesla's suppliers"
+    suppliers = args_at(head.head, args) if head.dep_ == "appos" else []
+    suppliers += [a for a in subjects(trigger, args, hops=3) if a not in suppliers]
+    customers = prep_objects([trigger], {"to", "for", "of"}, args)
+    customers += [a for t in children(trigger, {"poss"}) for a in args_at(t, args)]
     for supplier, customer in _pairs(suppliers, customers):
         if supplier.label == customer.label == "ORG" and supplier not in customers:
             yield "SUPPLIES", supplier, customer, None, 0.75
 
 
-def _partner_frames(trigger: Token, args: dict[int, Arg]):
+def _is_supply_deal(trigger: Token, args: Args) -> bool:
+    modifiers = {c.lemma_.lower() for c in trigger.children if c.dep_ in ("compound", "amod", "nmod")}
+    if modifiers & {"supply", "supplier", "sourcing", "purchase", "purchasing", "offtake", "procurement"}:
+        return True
+    for_objects = [p for prep in trigger.children if prep.dep_ == "prep" and prep.lower_ in ("for", "over", "on", "about")
+                   for p in children(prep, {"pobj"})]
+    return any(p.ent_type_ == "COMPONENT" or p.lemma_.lower() == "supply" for p in for_objects)
+
+
+def partner_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iterator[Frame]:
+    """'X and Y announced a partnership', 'X's venture with Y', 'a venture of
+    X and Y', 'X is collaborating with Y', 'X, Y's partner'; a supply deal or
+    an order ('an order for cells from Y') reads as SUPPLIES."""
     lemma = trigger.lemma_.lower()
-    owners = [a for t in _objects(trigger, {"poss", "compound", "nmod", "amod"}) for a in _args_at(t, args)]
+    holders = [trigger] if trigger.dep_ != "compound" else [trigger, trigger.head]
+    if trigger.dep_ == "dobj" and trigger.pos_ == "NOUN":
+        holders.append(trigger.head)  # "ended its venture with Ford": 'with' may hang on the verb
+    owners = [a for t in holders for c in children(t, {"poss", "compound", "nmod", "amod"}) for a in args_at(c, args) if a.label == "ORG"]
     if not owners:
-        owners = _subjects(trigger, args)
-    others = _prep_objects([trigger], {"with", "to", "between", "among", "of"}, args)
-    pairs = list(_pairs(owners, others)) if others else list(_pairs(owners, owners))
-    if not others and len(owners) < 2 and trigger.dep_ == "appos":
-        pairs = list(_pairs(_args_at(trigger.head, args), owners))
-    supply_deal = any(c.lemma_.lower() in ("supply", "supplier", "sourcing", "purchase") for c in trigger.children)
+        owners = [a for a in subjects(trigger, args) if a.label == "ORG"]
+    joined = [a for a in prep_objects(holders, {"between", "among", "of"}, args) if a.label == "ORG"]
+    others = [a for a in prep_objects(holders, {"with", "to"}, args) if a.label == "ORG"]
+    others += [a for c in children(trigger, {"appos"}) for a in args_at(c, args) if a not in others and a.label == "ORG"]
+    if lemma == "partner" and trigger.dep_ == "appos":
+        others += [a for a in args_at(trigger.head, args) if a not in others and a.label == "ORG"]
+    sellers = [a for a in prep_objects(holders, {"from"}, args) if a.label == "ORG"]
+    if lemma in TALK_NOUNS | {"discuss", "negotiate", "talk"} and _about_supply(trigger):
+        return  # supply talks: the supply frame reads them
+    if lemma in DEAL_NOUNS | TALK_NOUNS and (_is_supply_deal(trigger, args) or sellers):
+        yield from _supply_deal(owners, others + sellers, bool(sellers), gazetteer)
+        return
+    if lemma in DEAL_NOUNS and not any(c.lemma_.lower() in ("partnership", "joint", "cooperation", "alliance") for c in trigger.children):
+        return  # a bare deal is too vague to call a partnership
+    if len(joined) >= 2:
+        pairs = list(_pairs(joined, joined))  # "a venture of Sony and Honda", "a deal between X and Y"
+    elif others or joined:
+        pairs = list(_pairs(owners, others + joined))
+    elif lemma not in {"discuss", "negotiate", "talk", "work", "join"}:
+        pairs = list(_pairs(owners, owners))  # "X and Y announced a partnership"
+    else:
+        pairs = []
     confidence = 0.55 if lemma in WEAK_PARTNER_WORDS else 0.8
     seen = set()
     for a, b in pairs:
         key = frozenset((a.name, b.name))
-        if key in seen or a.label != "ORG" or b.label != "ORG":
-            continue
-        seen.add(key)
-        yield ("SUPPLIES" if supply_deal else "PARTNERS_WITH"), a, b, None, confidence
+        if key not in seen:
+            seen.add(key)
+            yield "PARTNERS_WITH", a, b, None, confidence
 
 
-def _make_frames(trigger: Token, args: dict[int, Arg]):
+def _supply_deal(owners: list[Arg], parties: list[Arg], parties_sell: bool, gazetteer: Gazetteer) -> Iterator[Frame]:
+    """A supply contract or an order between an owner and the other parties:
+    an order 'from' a party makes it the supplier; otherwise who the
+    companies are decides, else the other party supplies."""
+    for owner, party in _pairs(owners, parties):
+        supplier, customer = (party, owner) if parties_sell else _supplier_first(party, owner, gazetteer)
+        yield "SUPPLIES", supplier, customer, None, 0.7
+
+
+def _about_supply(trigger: Token) -> bool:
+    for token in trigger.subtree:
+        if token.lemma_.lower() in SUPPLY_VERBS | ACQUIRE_VERBS | {"supply"} and token.i != trigger.i:
+            return True
+    return False
+
+
+def _places_in(tokens: list[Token], args: Args) -> list[Arg]:
+    """Places named in the at/in/near phrases of the tokens: the directly
+    named ones, else the first one further inside ('at one of Honda's
+    factories in the United States')."""
+    direct = [a for a in prep_objects(tokens, PLACE_PREPS, args) if a.label in ("FACILITY", "GPE") and not a.origin_only]
+    if direct:
+        return _most_specific(direct)
+    inside = [a for a in prep_objects(tokens, PLACE_PREPS, args, deep=True) if a.label in ("FACILITY", "GPE") and not a.origin_only]
+    return _most_specific(inside)[:1]
+
+
+def _where_place(trigger: Token, args: Args) -> list[Arg]:
+    """'the Zona Franca plant, where Nissan stopped production'."""
+    clause = trigger
+    while clause.dep_ not in ("relcl", "advcl") and clause.head.i != clause.i and clause.pos_ != "VERB":
+        clause = clause.head
+    if clause.dep_ == "relcl" and any(c.lower_ == "where" for c in clause.children):
+        place = args.get(clause.head.i)
+        if place is not None and place.label in ("FACILITY", "GPE"):
+            return [place]
+    return []
+
+
+def make_verb_frames(trigger: Token, args: Args) -> Iterator[Frame]:
+    """'X builds Y at its Z plant', 'Y will be assembled at X's Z plant',
+    'X is to start making cars in Spain', 'X makes batteries for Y' (SUPPLIES),
+    'where X stopped production'."""
+    objects = children(trigger, {"dobj", "nsubjpass"})
+    if any(o.lemma_.lower() in FACILITY_NOUNS for o in objects):
+        return  # building a plant: the plant's own frame reads it
     passive = _is_passive(trigger)
-    makers = _prep_objects([trigger], {"by"}, args) if passive else []
-    # "assemble the EV4 in Slovakia": the place may hang under the object
-    placed = [trigger, *_objects(trigger, {"dobj", "nsubjpass"})]
-    places = [a for a in _prep_objects(placed, {"at", "in", "inside"}, args) if a.label in ("FACILITY", "GPE") and not a.origin_only]
+    makers = prep_objects([trigger], {"by"}, args) if passive else []
     if not makers:
-        makers = [a for a in _subjects(trigger, args) if a.label == "ORG"]
+        makers = [a for a in subjects(trigger, args) if a.label == "ORG"]
+    places = _places_in([trigger, *objects], args) or _where_place(trigger, args)
     if not makers:
-        makers = [
-            args[child.i] for place in places for child in place.span.root.children
-            if child.dep_ == "poss" and child.i in args and args[child.i].label == "ORG"
-        ]
-        makers += [args[t.i] for place in places for t in place.span if t.i in args and args[t.i].label == "ORG"]
-    component_token = next(iter(_objects(trigger, {"dobj", "nsubjpass"})), None)
+        makers = [a for a in prep_objects([trigger, *objects], PLACE_PREPS, args, deep=True) if a.label == "ORG"]
+    component = _first(objects)
     for maker, place in _pairs(makers, places):
         if maker.label == "ORG":
-            yield "MANUFACTURES_AT", maker, place, component_token, 0.8
+            yield "MANUFACTURES_AT", maker, place, component, 0.8
+    if trigger.pos_ == "VERB":
+        customers = [a for a in prep_objects([trigger, *objects], {"for"}, args) if a.label == "ORG"]
+        for maker, customer in _pairs(makers, customers):
+            yield "SUPPLIES", maker, customer, component, 0.7
 
 
-def sentence_candidates(sentence: Span, args: dict[int, Arg], topic: Arg | None) -> list[Candidate]:
+def facility_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
+    """'X's factory in Y', 'X has production sites in Y and Z', 'X opened a
+    plant in Y', 'X cancelled its Y plant'."""
+    places = _places_in([trigger, *children(trigger, {"prep"})], args)
+    own = args.get(trigger.i)
+    if own is not None and own.label == "FACILITY":
+        places = [own]
+    places += [args[c.i] for c in children(trigger, {"compound", "nmod"}) if c.i in args and args[c.i].label == "GPE" and not args[c.i].origin_only]
+    if not places:
+        return
+    owners = [args[c.i] for c in children(trigger, {"poss", "compound"}) if c.i in args and args[c.i].label == "ORG"]
+    if not owners and trigger.dep_ in ("dobj", "nsubj", "nsubjpass", "attr", "pobj", "appos", "conj"):
+        owners = [a for a in subjects(trigger, args) if a.label == "ORG"]
+    for owner, place in _pairs(owners, places):
+        yield "MANUFACTURES_AT", owner, place, None, 0.7
+
+
+def _most_specific(places: list[Arg]) -> list[Arg]:
+    facilities = [p for p in places if p.label == "FACILITY"]
+    return facilities or places
+
+
+def _frames_for(trigger: Token, args: Args, gazetteer: Gazetteer, topic: Arg | None) -> Iterator[Frame]:
+    lemma = trigger.lemma_.lower()
+    pos = trigger.pos_
+    if pos in ("VERB", "AUX") and lemma in SUPPLY_VERBS:
+        yield from supply_verb_frames(trigger, args, gazetteer)
+    elif pos in ("VERB", "AUX") and lemma in ACQUIRE_VERBS:  # noqa: SIM114
+        yield from acquire_verb_frames(trigger, args, lemma, topic)
+    elif pos == "NOUN" and lemma in SUPPLIER_NOUNS:
+        yield from supplier_noun_frames(trigger, args)
+    elif (pos == "VERB" and lemma in PARTNER_VERBS) or (pos in ("NOUN", "PROPN") and lemma in PARTNER_NOUNS) or _is_joint(trigger):
+        yield from partner_frames(trigger, args, gazetteer)
+    elif (pos == "VERB" and lemma in MAKE_VERBS) or (pos == "NOUN" and lemma in MAKE_NOUNS and trigger.dep_ in ("dobj", "nsubj", "pobj")):
+        yield from make_verb_frames(trigger, args)
+    if (pos in ("NOUN", "PROPN") and lemma in FACILITY_NOUNS) or (trigger.i in args and args[trigger.i].label == "FACILITY" and trigger.i == args[trigger.i].span.root.i):
+        yield from facility_noun_frames(trigger, args)
+
+
+def _is_joint(token: Token) -> bool:
+    """'a joint company', 'jointly develop', 'co-develop'."""
+    if token.pos_ == "NOUN" and any(c.lower_ == "joint" for c in token.children if c.dep_ == "amod"):
+        return True
+    if token.pos_ == "VERB" and token.lemma_.lower() in ("develop", "build", "make", "produce", "design"):
+        before = token.doc[token.i - 2 : token.i] if token.i >= 2 else []
+        return any(c.lower_ in ("jointly", "together") for c in token.children) or [t.lower_ for t in before] == ["co", "-"]
+    return False
+
+
+def _default_status(trigger: Token, relation: str) -> str:
+    """Building a plant means production is planned, not happening."""
+    if relation == "MANUFACTURES_AT" and trigger.pos_ == "NOUN":
+        governor = trigger.head
+        if governor.lemma_.lower() in ("build", "construct", "develop", "plan") and not any(c.lower_ == "already" for c in governor.children):
+            return "planned"
+    return "active"
+
+
+def _with_origins(frames: Iterator[Frame], sentence: Span) -> Iterator[Frame]:
+    """A supplier named with its country ("Swedish supplier Northvolt",
+    "Japan's Panasonic") also says where the customer sources from."""
+    for relation, subject, obj, component, confidence in frames:
+        yield relation, subject, obj, component, confidence
+        if relation == "SUPPLIES" and subject.origin:
+            country = Arg(subject.origin, "GPE", subject.span, origin_only=True)
+            yield "SOURCES_FROM", obj, country, component, round(confidence - 0.1, 2)
+
+
+def sentence_candidates(sentence: Span, args: Args, gazetteer: Gazetteer, topic: Arg | None) -> list[Candidate]:
     found = []
     for trigger in sentence:
-        lemma = trigger.lemma_.lower()
-        if trigger.pos_ in ("VERB", "AUX") and lemma in SUPPLY_VERBS | ACQUIRE_VERBS:
-            frames = _supply_frames(trigger, args, lemma, topic)
-        elif trigger.pos_ == "NOUN" and lemma in SUPPLIER_NOUNS:
-            frames = _supplier_noun_frames(trigger, args)
-        elif (trigger.pos_ == "VERB" and lemma in PARTNER_VERBS) or (trigger.pos_ in ("NOUN", "PROPN") and lemma in PARTNER_NOUNS):
-            frames = _partner_frames(trigger, args)
-        elif trigger.pos_ == "VERB" and lemma in MAKE_VERBS:
-            frames = _make_frames(trigger, args)
-        else:
-            continue
-        for relation, subject, obj, component_token, confidence in frames:
+        for relation, subject, obj, component_token, confidence in _with_origins(_frames_for(trigger, args, gazetteer, topic), sentence):
             if subject.via_reference or obj.via_reference:
                 confidence -= 0.1
             kind = _partner_kind(trigger) if relation == "PARTNERS_WITH" else None
-            component = _component_text(component_token, args)
-            found.append(Candidate(relation, subject, obj, trigger, component, kind, round(confidence, 2)))
+            found.append(
+                Candidate(relation, subject, obj, trigger, component_text(component_token, args), kind,
+                          round(confidence, 2), _default_status(trigger, relation))
+            )
     return found
 
 
-def _topic(args: dict[int, Arg]) -> Arg | None:
+# ---- one claim per pair ---------------------------------------------------------
+
+def _topic(args: Args) -> Arg | None:
     """The article's main company, when one clearly dominates its mentions."""
-    mentions = Counter()
+    mentions: Counter[str] = Counter()
     first: dict[str, Arg] = {}
     for arg in {id(a): a for a in args.values()}.values():
         if arg.label == "ORG":
@@ -366,7 +418,7 @@ def _claim_key(candidate: Candidate) -> tuple:
     return (candidate.relation, tuple(sorted(ends)) if candidate.relation == "PARTNERS_WITH" else ends)
 
 
-def _merge(candidates: list[tuple[Candidate, str]]) -> list[Claim]:
+def merge(candidates: list[tuple[Candidate, str]]) -> list[Claim]:
     """One claim per (relation, subject, object): the best-supported reading,
     except that an ended or denied statement reports the latest state."""
     grouped: dict[tuple, list[tuple[Candidate, str]]] = {}
@@ -401,11 +453,11 @@ def extract_claims(doc: Doc, gazetteer: Gazetteer) -> list[Claim]:
     args = collect_args(doc, gazetteer)
     topic = _topic(args)
     candidates = [
-        (candidate, status_of(candidate.trigger))
+        (candidate, status_of(candidate.trigger, candidate.default_status))
         for sentence in doc.sents
-        for candidate in sentence_candidates(sentence, args, topic)
+        for candidate in sentence_candidates(sentence, args, gazetteer, topic)
     ]
-    claims = _merge(candidates)
+    claims = merge(candidates)
     return sorted(claims, key=lambda c: (c.sentence_start or 0, c.relation, c.subject, c.object))
 
 
@@ -421,4 +473,3 @@ class ClaimExtractor:
 @Language.factory("supplywatch_claims", default_config={"gazetteer_dir": ""})
 def make_claim_extractor(nlp: Language, name: str, gazetteer_dir: str) -> ClaimExtractor:
     return ClaimExtractor(gazetteer_dir)
-

@@ -5,67 +5,116 @@ from __future__ import annotations
 
 from spacy.tokens import Token
 
+STATUSES = ("active", "planned", "possible", "ended", "denied")
 ENDED_VERBS = {
     "end", "terminate", "cancel", "scrap", "abandon", "quit", "exit", "dissolve", "drop",
     "halt", "withdraw", "sever", "unwind", "axe", "ditch", "dump", "discontinue", "stop",
-    "divest", "shelve", "split", "cease",
+    "divest", "shelve", "split", "cease", "shut", "close", "suspend",
 }
-ENDED_PARTICLES = {("walk", "away"), ("wind", "down"), ("pull", "out"), ("back", "out"), ("break", "up"), ("call", "off"), ("phase", "out")}
-ENDED_WORDS = {"history", "former", "formerly", "longer", "defunct", "dissolution", "termination"}
+ENDED_PARTICLES = {
+    ("walk", "away"), ("wind", "down"), ("pull", "out"), ("back", "out"), ("break", "up"),
+    ("call", "off"), ("phase", "out"), ("shut", "down"), ("pull", "back"),
+}
+ENDED_WORDS = {"history", "former", "formerly", "longer", "defunct", "dissolution", "termination", "exit", "collapse"}
+NOT_GOING_AHEAD = {"go", "proceed", "happen", "materialize", "materialise", "continue"}
 DENIED_VERBS = {"deny", "reject", "dismiss", "refute", "rebuff"}
 DENIED_PARTICLES = {("rule", "out")}
 POSSIBLE_WORDS = {
     "may", "might", "could", "would", "possibly", "potentially", "reportedly", "allegedly",
     "possibility", "potential", "option", "talk", "talks", "consider", "weigh", "explore",
     "discuss", "negotiate", "negotiation", "evaluate", "study", "mull", "eye", "seek",
-    "rumor", "rumour", "speculation", "candidate", "likely", "poised",
+    "rumor", "rumour", "speculation", "candidate", "likely", "poised", "favour", "favor",
 }
 PLANNED_WORDS = {
     "will", "shall", "plan", "aim", "intend", "expect", "schedule", "prepare", "set",
-    "target", "agree", "commit",
+    "target", "agree", "commit", "upcoming", "planned",
 }
-STATUSES = ("active", "planned", "possible", "ended", "denied")
-
-
-CUE_CHILD_DEPS = ("aux", "auxpass", "neg", "prt", "advmod", "det", "acomp", "attr")
+ACTIVE_WORDS = {"existing", "current", "ongoing", "already", "long-standing", "longstanding", "continuing"}
+CUE_CHILD_DEPS = ("aux", "auxpass", "neg", "prt", "advmod", "det", "acomp", "attr", "amod")
 
 
 def _chain(trigger: Token, limit: int = 8) -> list[Token]:
     """The trigger and the heads above it, nearest first, up to the clause root."""
     chain, token = [trigger], trigger
-    while token.head is not token and len(chain) < limit:
+    while token.head.i != token.i and len(chain) < limit:
         token = token.head
         chain.append(token)
     return chain
 
 
-def _has_no_or_not(token: Token) -> bool:
+def _negated(token: Token) -> bool:
     return any(child.dep_ == "neg" or (child.dep_ == "det" and child.lower_ == "no") for child in token.children)
+
+
+def _cues(token: Token) -> list[Token]:
+    return [token, *(child for child in token.children if child.dep_ in CUE_CHILD_DEPS)]
 
 
 def _status_at(token: Token) -> str | None:
     """The status cue carried by one token of the chain and its modifiers, if any."""
-    cues = [token, *(child for child in token.children if child.dep_ in CUE_CHILD_DEPS)]
+    cues = _cues(token)
     words = {t.lemma_.lower() for t in cues} | {t.lower_ for t in cues}
     particles = {(token.lemma_.lower(), child.lower_) for child in token.children if child.dep_ in ("prt", "advmod", "prep")}
+    negated = _negated(token)
     if words & DENIED_VERBS or particles & DENIED_PARTICLES:
         return "denied"
-    if token.lemma_ in ("plan", "intention", "intend") and _has_no_or_not(token):
+    if negated and token.lemma_.lower() in ("plan", "intention", "intend", "talk", "talks", "consider"):
         return "denied"
+    if negated and token.lemma_.lower() in NOT_GOING_AHEAD:
+        return "ended"  # "the venture will not go ahead"
     if words & (ENDED_VERBS | ENDED_WORDS) or particles & ENDED_PARTICLES:
         return "ended"
     if words & POSSIBLE_WORDS:
-        return "possible"
-    if words & PLANNED_WORDS or any(t.tag_ == "MD" for t in cues):
+        return "denied" if negated else "possible"
+    if words & PLANNED_WORDS or any(t.tag_ == "MD" for t in cues) or _is_to(token):
         return "planned"
+    if negated and token.pos_ in ("VERB", "AUX"):
+        return "denied"
     return None
 
 
-def status_of(trigger: Token) -> str:
-    """The status the sentence gives the relation expressed at `trigger`: the
-    cue nearest to it on its chain of heads wins, except that a denial anywhere
-    on the chain wins outright; no cue means active."""
-    statuses = [_status_at(token) for token in _chain(trigger)]
-    if "denied" in statuses:  # "denied it would supply": the denial governs the modal
+def _is_to(token: Token) -> bool:
+    """'Chery is to start making cars': be + to-infinitive states a plan."""
+    if token.lemma_ != "be":
+        return False
+    return any(c.dep_ == "xcomp" and any(a.lower_ == "to" for a in c.children if a.dep_ == "aux") for c in token.children)
+
+
+def _chain_statuses(trigger: Token) -> list[str | None]:
+    """The cue of each token up the chain. Past an adverbial clause only
+    modal cues carry over: in "X ended the deal, choosing to buy from Y" the
+    buying has not ended, while in "X plans to build Y using Z" Z is planned."""
+    statuses, crossed = [], False
+    for token in _chain(trigger):
+        status = _status_at(token)
+        if crossed and status in ("ended", "denied"):
+            status = None
+        if status == "denied" and token.lemma_ == "be" and _first_of_kind(trigger):
+            status = None  # "this is not their first collaboration"
+        statuses.append(status)
+        crossed = crossed or token.dep_ == "advcl"
+    return statuses
+
+
+def _first_of_kind(trigger: Token) -> bool:
+    return any(c.dep_ == "amod" and c.lower_ in ("first", "only") for c in trigger.children)
+
+
+def status_of(trigger: Token, default: str = "active") -> str:
+    """The status the sentence gives the relation expressed at `trigger`.
+
+    The cue nearest to the trigger on its chain of heads wins, except that a
+    denial anywhere on the chain wins, and a denied or negated ending ("no
+    plans to dissolve the venture") leaves the relation active. A word like
+    "existing" on the trigger itself makes it active; a relative clause on
+    the trigger ("a deal, which was abandoned") speaks for it.
+    """
+    if {c.lower_ for c in _cues(trigger)} & ACTIVE_WORDS:
+        return "active"
+    own = [_status_at(c) for c in trigger.children if c.dep_ in ("relcl", "acl") and c.pos_ in ("VERB", "AUX")]
+    statuses = [s for s in own if s in ("ended", "denied")] + _chain_statuses(trigger)
+    if "ended" in statuses and "denied" in statuses[statuses.index("ended") + 1 :]:
+        return "active"
+    if "denied" in statuses:
         return "denied"
-    return next((status for status in statuses if status), "active")
+    return next((status for status in statuses if status), default)

@@ -1,0 +1,280 @@
+"""Claim arguments in the parse: the companies, places and plants a sentence
+names, nationalities that stand for a country ("a Chinese supplier"), and
+references such as "the French automaker" resolved to a company named
+earlier; plus the small syntax helpers the claim frames share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from spacy.tokens import Doc, Span, Token
+
+from .gazetteer import Gazetteer
+
+REFERENCE_NOUNS = {
+    "company": None, "firm": None, "group": None, "giant": None, "brand": None,
+    "automaker": "oem", "carmaker": "oem", "manufacturer": None, "maker": None, "oem": "oem",
+    "supplier": "supplier", "startup": None, "producer": None, "chipmaker": "supplier",
+}
+OEM_KINDS = {"automaker", "truckmaker", "joint_venture"}
+SUPPLIER_KINDS = {"supplier", "battery", "semiconductor", "tech", "materials", "joint_venture"}
+ORIGIN_HEADS = {
+    "supplier", "vendor", "provider", "manufacturer", "maker", "company", "partner", "firm",
+    "component", "part", "producer", "alternative", "technology", "chipmaker", "parts", "cell",
+    "battery", "magnet", "steel", "material", "group",
+}
+PERSONAL_PRONOUNS = {"it", "they", "we", "he", "she", "its", "their"}
+RELATIVE_PRONOUNS = {"which", "that", "who", "whom", "whose"}
+
+
+@dataclass(frozen=True)
+class Arg:
+    """An entity that can take part in a claim, placed in the parse."""
+
+    name: str
+    label: str  # ORG | GPE | FACILITY
+    span: Span
+    origin_only: bool = False  # a nationality ("a Chinese supplier"): only an origin
+    via_reference: bool = False
+    origin: str | None = None  # a company's country as this mention gives it
+
+
+Args = dict[int, Arg]
+
+
+# ---- collecting -------------------------------------------------------------
+
+COMPOUND_KINDS = {
+    "battery": {"battery", "supplier", "joint_venture"}, "cell": {"battery", "supplier", "joint_venture"},
+    "chip": {"semiconductor"}, "parts": {"supplier"}, "part": {"supplier"}, "motor": {"supplier"},
+    "car": OEM_KINDS, "truck": {"truckmaker"}, "steel": {"materials"}, "lithium": {"materials"},
+}
+
+
+def _reference_allows(arg: Arg, noun: Token, gazetteer: Gazetteer) -> bool:
+    wanted = REFERENCE_NOUNS.get(noun.lemma_.lower())
+    company = gazetteer.company(arg.name)
+    for child in noun.children:
+        kinds = COMPOUND_KINDS.get(child.lemma_.lower()) if child.dep_ in ("compound", "nmod", "amod") else None
+        if kinds and (not company or company.kind not in kinds):
+            return False
+    if wanted and company:
+        kinds = OEM_KINDS if wanted == "oem" else SUPPLIER_KINDS
+        if company.kind not in kinds:
+            return False
+    for child in noun.children:
+        country = gazetteer.demonyms.get(child.text) or gazetteer.place(child.text) if child.dep_ in ("amod", "compound", "nmod") else None
+        if country and (not company or (company.country and company.country != country)):
+            return False
+    return True
+
+
+def clause_verb(token: Token) -> Token:
+    """The verb heading the clause a token sits in."""
+    current = token
+    while current.pos_ not in ("VERB", "AUX") and current.head.i != current.i:
+        current = current.head
+    return current
+
+
+def _resolve_reference(noun: Token, earlier: list[Arg], gazetteer: Gazetteer) -> Arg | None:
+    """The most recent company before `noun` that fits its description. A
+    company in the same clause is skipped ("the automaker imports motors from
+    the company" is not about itself), and a company the gazetteer knows is
+    preferred over a name seen once that it does not know."""
+    own_clause = clause_verb(noun)
+    fitting = [
+        arg for arg in reversed(earlier)
+        if arg.label == "ORG" and noun.idx - arg.span.start_char <= 1500
+        and not (arg.span.sent.start == noun.sent.start and clause_verb(arg.span.root) == own_clause)
+        and _reference_allows(arg, noun, gazetteer)
+    ]
+    if not fitting:
+        return None
+    seen = [a.name for a in earlier]
+    known = [a for a in fitting if gazetteer.company(a.name) or seen.count(a.name) > 1]
+    return (known or fitting)[0]
+
+
+def _resolve_pronoun(pronoun: Token, earlier: list[Arg]) -> Arg | None:
+    """'it' as a subject: the company that was the subject of the nearest
+    earlier clause with a company subject, in this sentence or the one before."""
+    for arg in reversed(earlier):
+        if arg.label != "ORG" or pronoun.sent.start - arg.span.sent.start > 80:
+            continue
+        root = arg.span.root
+        if root.dep_ in ("nsubj", "nsubjpass") or (root.dep_ == "conj" and root.head.dep_ in ("nsubj", "nsubjpass")):
+            if not (arg.span.sent.start == pronoun.sent.start and clause_verb(root) == clause_verb(pronoun)):
+                return arg
+    return None
+
+
+def _is_reference(token: Token) -> bool:
+    """'the company', 'the French automaker', "the world's biggest battery maker"."""
+    if token.lemma_.lower() not in REFERENCE_NOUNS or token.pos_ != "NOUN" or token.tag_ != "NN":
+        return False
+    for child in token.children:
+        if child.dep_ == "det" and child.lower_ in ("the", "this", "that"):
+            return True
+        if child.dep_ == "poss" and child.lower_ in ("world", "country", "industry", "nation", "group"):
+            return any(c.dep_ == "det" and c.lower_ == "the" for c in child.children)
+    return False
+
+
+def _is_subject_it(token: Token) -> bool:
+    return token.lower_ == "it" and token.dep_ in ("nsubj", "nsubjpass")
+
+
+def _origin_of(ent: Span, gazetteer: Gazetteer) -> str | None:
+    """The country a company is said to be from at this mention: "Japan's
+    Panasonic", "Swedish supplier Northvolt", "EVE, a Chinese cell maker"."""
+    root = ent.root
+    near = [*root.children]
+    if root.dep_ in ("compound", "appos") or root.head.dep_ == "appos":
+        near += [*root.head.children]
+    for child in root.children:
+        if child.dep_ in ("compound", "appos"):
+            near += [*child.children, child]
+    for token in near:
+        if token.i in range(ent.start, ent.end):
+            continue
+        if token.dep_ == "poss" and token.ent_type_ == "GPE":
+            return gazetteer.place(token.text)
+        if token.dep_ in ("amod", "compound", "nmod") and token.ent_type_ == "NORP":
+            return gazetteer.demonyms.get(token.text)
+    return None
+
+
+def _entity_arg(ent: Span, gazetteer: Gazetteer) -> Arg | None:
+    name = ent._.canonical or ent.text
+    if ent.label_ == "ORG":
+        return Arg(name, "ORG", ent, origin=_origin_of(ent, gazetteer))
+    if ent.label_ in ("GPE", "FACILITY"):
+        return Arg(name, ent.label_, ent)
+    if ent.label_ == "NORP" and ent.root.dep_ in ("amod", "compound", "nmod"):
+        country = gazetteer.demonyms.get(ent.text)
+        if country and ent.root.head.lemma_.lower() in ORIGIN_HEADS:
+            return Arg(country, "GPE", ent, origin_only=True)
+    return None
+
+
+def collect_args(doc: Doc, gazetteer: Gazetteer) -> Args:
+    """Map token index -> Arg for entities, nationality modifiers and resolved references."""
+    by_token: Args = {}
+    in_order: list[Arg] = []
+    entity_at = {token.i: ent for ent in doc.ents for token in ent}
+    for token in doc:
+        ent = entity_at.get(token.i)
+        if ent is not None and token.i == ent.start:
+            arg = _entity_arg(ent, gazetteer)
+            if arg is not None:
+                in_order.append(arg)
+                for t in ent:
+                    by_token[t.i] = arg
+        elif ent is None and (_is_reference(token) or _is_subject_it(token)):
+            if _is_subject_it(token):
+                target = _resolve_pronoun(token, in_order)
+            else:
+                target = _resolve_reference(token, in_order, gazetteer)
+            if target is not None:
+                arg = replace(target, span=doc[token.i : token.i + 1], via_reference=True)
+                in_order.append(arg)
+                by_token[token.i] = arg
+    return by_token
+
+
+# ---- reading the parse -------------------------------------------------------
+
+def args_at(token: Token, args: Args) -> list[Arg]:
+    """The arguments a token stands for, with those coordinated with it: its
+    own entity, a nationality modifying it, or the company owning it
+    ("Hyundai's plants")."""
+    found: list[Arg] = []
+    for member in (token, *token.conjuncts):
+        arg = args.get(member.i)
+        if arg is None:
+            for child in member.children:
+                if child.dep_ in ("amod", "compound", "nmod") and child.i in args and args[child.i].origin_only:
+                    arg = args[child.i]
+                    break
+        if arg is None and member.pos_ in ("NOUN", "PROPN"):
+            arg = next((args[c.i] for c in member.children if c.dep_ == "poss" and c.i in args and args[c.i].label == "ORG"), None)
+        if arg is not None and arg not in found:
+            found.append(arg)
+        for child in member.children:  # "the venture of Sony and Honda", "CATL, a supplier"
+            if child.dep_ == "appos":
+                found.extend(a for a in args_at(child, args) if a not in found and a.label == "ORG" and member.i not in args)
+    return found
+
+
+def children(token: Token, deps: set[str]) -> list[Token]:
+    return [child for child in token.children if child.dep_ in deps]
+
+
+def _is_pronoun(token: Token) -> bool:
+    return token.pos_ == "PRON" and token.lower_ in PERSONAL_PRONOUNS | RELATIVE_PRONOUNS
+
+
+def subjects(token: Token, args: Args, hops: int = 7) -> list[Arg]:
+    """The subjects of the clause a trigger sits in, climbing through
+    infinitives, participles, gerunds, relative clauses and reported speech
+    ("Bosch said it would supply": Bosch)."""
+    current = token
+    for _ in range(hops):
+        auxiliaries = children(current, {"aux", "auxpass"})
+        subject_tokens = [c for c in (*current.children, *(c for a in auxiliaries for c in a.children)) if c.dep_ in ("nsubj", "nsubjpass")]
+        named = [a for s in subject_tokens for a in args_at(s, args)]
+        if named:
+            return named
+        relative = any(s.lower_ in RELATIVE_PRONOUNS for s in subject_tokens)
+        if current.dep_ in ("relcl", "acl") and (relative or not subject_tokens) and args_at(current.head, args):
+            return args_at(current.head, args)
+        if subject_tokens and not any(_is_pronoun(s) for s in subject_tokens):
+            if current.pos_ in ("VERB", "AUX"):
+                return []  # a named subject that is no company: the claim is not about one
+        owners = [a for c in children(current, {"poss"}) for a in args_at(c, args)]
+        if owners:
+            return owners
+        if current.head.i == current.i:
+            break
+        current = current.head
+    return []
+
+
+def prep_targets(prep: Token, args: Args) -> list[Token]:
+    """The objects of a preposition; when the parser misreads an unknown name
+    after it, the entity right after it."""
+    targets = children(prep, {"pobj", "pcomp"})
+    following = prep.i + 1
+    if not targets and following < len(prep.doc) and following in args:
+        targets.append(prep.doc[following])
+    return targets
+
+
+def prep_objects(tokens: list[Token], preps: set[str], args: Args, deep: bool = False) -> list[Arg]:
+    """Arguments in the given prepositional phrases of the tokens; with deep,
+    also places and owners further inside them ('at one of Honda's factories
+    in the United States')."""
+    found: list[Arg] = []
+    for token in tokens:
+        for prep in token.children:
+            if prep.dep_ not in ("prep", "agent", "dative") or prep.lower_ not in preps:
+                continue
+            for target in prep_targets(prep, args):
+                found.extend(a for a in args_at(target, args) if a not in found)
+                inner = [t for t in target.subtree if t.i != target.i] if deep else []
+                found.extend(args[t.i] for t in inner if t.i in args and args[t.i] not in found)
+    return found
+
+
+def governing_parties(token: Token, args: Args, nouns: set[str], hops: int = 5) -> list[Arg]:
+    """The 'with' parties of talks, deals or agreements a trigger sits under
+    ('in talks with Toyota about supplying batteries': Toyota)."""
+    current = token
+    for _ in range(hops):
+        if current.head.i == current.i:
+            break
+        current = current.head
+        if current.lemma_.lower() in nouns:
+            return prep_objects([current], {"with"}, args)
+    return []
