@@ -37,6 +37,7 @@ class Arg:
     origin_only: bool = False  # a nationality ("a Chinese supplier"): only an origin
     via_reference: bool = False
     origin: str | None = None  # a company's country as this mention gives it
+    members: tuple["Arg", ...] = ()  # "they" standing for "Ford and Mazda"
 
 
 Args = dict[int, Arg]
@@ -125,6 +126,24 @@ def _is_subject_it(token: Token) -> bool:
     return token.lower_ == "it" and token.dep_ in ("nsubj", "nsubjpass")
 
 
+def _is_group_pronoun(token: Token) -> bool:
+    return token.lower_ in ("they", "their") and token.dep_ in ("nsubj", "nsubjpass", "poss")
+
+
+def _resolve_group(pronoun: Token, earlier: list[Arg], by_token: "Args") -> Arg | None:
+    """'they'/'their': the coordinated companies that were the subject of
+    the nearest earlier clause ("Ford and Mazda said they ...")."""
+    for arg in reversed(earlier):
+        root = arg.span.root
+        if arg.label != "ORG" or pronoun.sent.start - arg.span.sent.start > 80 or root.dep_ not in ("nsubj", "nsubjpass"):
+            continue
+        members = [by_token[t.i] for t in (root, *root.conjuncts) if t.i in by_token and by_token[t.i].label == "ORG"]
+        if len(members) >= 2:
+            return replace(members[0], span=pronoun.doc[pronoun.i : pronoun.i + 1], via_reference=True,
+                           origin=None, members=tuple(members))
+    return None
+
+
 def _origin_of(ent: Span, gazetteer: Gazetteer) -> str | None:
     """The country a company is said to be from at this mention: "Japan's
     Panasonic", "Swedish supplier Northvolt", "EVE, a Chinese cell maker"."""
@@ -148,6 +167,9 @@ def _origin_of(ent: Span, gazetteer: Gazetteer) -> str | None:
 def _entity_arg(ent: Span, gazetteer: Gazetteer) -> Arg | None:
     name = ent._.canonical or ent.text
     if ent.label_ == "ORG":
+        company = gazetteer.company(name)
+        if company is not None and company.kind == "media":
+            return None  # "Reuters reported": a news outlet is no party to a claim
         return Arg(name, "ORG", ent, origin=_origin_of(ent, gazetteer))
     if ent.label_ in ("GPE", "FACILITY"):
         return Arg(name, ent.label_, ent)
@@ -171,13 +193,17 @@ def collect_args(doc: Doc, gazetteer: Gazetteer) -> Args:
                 in_order.append(arg)
                 for t in ent:
                     by_token[t.i] = arg
+        elif ent is None and _is_group_pronoun(token):
+            group = _resolve_group(token, in_order, by_token)
+            if group is not None:
+                by_token[token.i] = group
         elif ent is None and (_is_reference(token) or _is_subject_it(token)):
             if _is_subject_it(token):
                 target = _resolve_pronoun(token, in_order)
             else:
                 target = _resolve_reference(token, in_order, gazetteer)
             if target is not None:
-                arg = replace(target, span=doc[token.i : token.i + 1], via_reference=True)
+                arg = replace(target, span=doc[token.i : token.i + 1], via_reference=True, origin=None)
                 in_order.append(arg)
                 by_token[token.i] = arg
     return by_token
@@ -199,8 +225,9 @@ def args_at(token: Token, args: Args) -> list[Arg]:
                     break
         if arg is None and member.pos_ in ("NOUN", "PROPN"):
             arg = next((args[c.i] for c in member.children if c.dep_ == "poss" and c.i in args and args[c.i].label == "ORG"), None)
-        if arg is not None and arg not in found:
-            found.append(arg)
+        for one in (arg.members or (arg,)) if arg is not None else ():
+            if one not in found:
+                found.append(one)
         for child in member.children:  # "the venture of Sony and Honda", "CATL, a supplier"
             if child.dep_ == "appos":
                 found.extend(a for a in args_at(child, args) if a not in found and a.label == "ORG" and member.i not in args)
@@ -219,10 +246,13 @@ def subjects(token: Token, args: Args, hops: int = 7) -> list[Arg]:
     """The subjects of the clause a trigger sits in, climbing through
     infinitives, participles, gerunds, relative clauses and reported speech
     ("Bosch said it would supply": Bosch)."""
-    current = token
+    current, below = token, token
     for _ in range(hops):
         auxiliaries = children(current, {"aux", "auxpass"})
-        subject_tokens = [c for c in (*current.children, *(c for a in auxiliaries for c in a.children)) if c.dep_ in ("nsubj", "nsubjpass")]
+        subject_tokens = [
+            c for c in (*current.children, *(c for a in auxiliaries for c in a.children))
+            if c.dep_ in ("nsubj", "nsubjpass") and c.i != below.i and c.i != token.i
+        ]
         named = [a for s in subject_tokens for a in args_at(s, args)]
         if named:
             return named
@@ -237,7 +267,10 @@ def subjects(token: Token, args: Args, hops: int = 7) -> list[Arg]:
             return owners
         if current.head.i == current.i:
             break
-        current = current.head
+        if current.pos_ in ("NOUN", "PROPN") and current.i != token.i and below.dep_ in ("pcomp", "pobj", "prep") \
+                and current.lemma_.lower() not in PLAN_NOUNS:
+            break  # "the cost of building cars": whoever bears the cost does not build
+        below, current = current, current.head
     return []
 
 
@@ -262,9 +295,26 @@ def prep_objects(tokens: list[Token], preps: set[str], args: Args, deep: bool = 
                 continue
             for target in prep_targets(prep, args):
                 found.extend(a for a in args_at(target, args) if a not in found)
-                inner = [t for t in target.subtree if t.i != target.i] if deep else []
-                found.extend(args[t.i] for t in inner if t.i in args and args[t.i] not in found)
+                if deep:
+                    found.extend(a for a in _inside(target, args) if a not in found)
     return found
+
+
+def _inside(target: Token, args: Args) -> list[Arg]:
+    """Arguments inside a phrase, nearest first: its name modifiers
+    ("China's Guangdong province": Guangdong, then China), then the rest."""
+    near = sorted(children(target, {"compound", "nmod", "amod"}), key=lambda t: -t.i) + children(target, {"poss"})
+    rest = [t for t in target.subtree if t.i != target.i and t not in near]
+    found = []
+    for token in near + rest:
+        arg = args.get(token.i)
+        if arg is not None and arg not in found:
+            found.append(arg)
+    return found
+
+
+PLAN_NOUNS = {"plan", "talk", "talks", "deal", "agreement", "contract", "effort", "decision", "move", "intention",
+              "project", "venture", "partnership", "bid", "attempt", "order", "negotiation", "preparation"}
 
 
 def governing_parties(token: Token, args: Args, nouns: set[str], hops: int = 5) -> list[Arg]:

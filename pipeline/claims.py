@@ -40,7 +40,7 @@ MAKE_VERBS = {"build", "make", "produce", "assemble", "manufacture", "roll"}
 MAKE_NOUNS = {"production", "manufacturing", "assembly"}
 FACILITY_NOUNS = {"plant", "factory", "site", "facility", "gigafactory", "works"}
 BUSINESS_OBJECTS = {"unit", "stake", "business", "division", "brand", "subsidiary", "share", "operation", "asset", "plant", "factory", "equipment"}
-PLACE_PREPS = {"at", "in", "inside", "near"}
+PLACE_PREPS = {"at", "in", "inside", "near", "outside"}
 
 if not Doc.has_extension("claims"):
     Doc.set_extension("claims", default=[])
@@ -227,14 +227,14 @@ def partner_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iterator
     others += [a for c in children(trigger, {"appos"}) for a in args_at(c, args) if a not in others and a.label == "ORG"]
     if lemma == "partner" and trigger.dep_ == "appos":
         others += [a for a in args_at(trigger.head, args) if a not in others and a.label == "ORG"]
-    sellers = [a for a in prep_objects(holders, {"from"}, args) if a.label == "ORG"]
+    sellers = [a for a in prep_objects(_phrase_tokens(trigger), {"from"}, args) if a.label == "ORG"]
     if lemma in TALK_NOUNS | {"discuss", "negotiate", "talk"} and _about_supply(trigger):
         return  # supply talks: the supply frame reads them
     if lemma in DEAL_NOUNS | TALK_NOUNS and (_is_supply_deal(trigger, args) or sellers):
         yield from _supply_deal(owners, others + sellers, bool(sellers), gazetteer)
         return
-    if lemma in DEAL_NOUNS and not any(c.lemma_.lower() in ("partnership", "joint", "cooperation", "alliance") for c in trigger.children):
-        return  # a bare deal is too vague to call a partnership
+    if lemma in DEAL_NOUNS and len(joined) < 2 and not any(c.lemma_.lower() in ("partnership", "joint", "cooperation", "alliance") for c in trigger.children):
+        return  # a bare deal is too vague to call a partnership, unless it is "between X and Y"
     if len(joined) >= 2:
         pairs = list(_pairs(joined, joined))  # "a venture of Sony and Honda", "a deal between X and Y"
     elif others or joined:
@@ -259,6 +259,13 @@ def _supply_deal(owners: list[Arg], parties: list[Arg], parties_sell: bool, gaze
     for owner, party in _pairs(owners, parties):
         supplier, customer = (party, owner) if parties_sell else _supplier_first(party, owner, gazetteer)
         yield "SUPPLIES", supplier, customer, None, 0.7
+    if not parties:  # "Mazda and Panasonic Energy signed a supply agreement": who they are decides
+        seen = set()
+        for a, b in _pairs(owners, owners):
+            supplier, customer = _supplier_first(a, b, gazetteer)
+            if (supplier.name, customer.name) not in seen and _kind_of(gazetteer, customer) in OEM_KINDS and _kind_of(gazetteer, supplier) not in OEM_KINDS:
+                seen.add((supplier.name, customer.name))
+                yield "SUPPLIES", supplier, customer, None, 0.6
 
 
 def _about_supply(trigger: Token) -> bool:

@@ -107,6 +107,8 @@ def fix_entities(doc: Doc, gazetteer: Gazetteer) -> Doc:
             label = "GPE"
         elif label == "FAC" and span[-1].lower_ in FACILITY_WORDS:
             label = "FACILITY"
+        if label == "FACILITY" and _names_only_a_place(span, gazetteer):
+            continue  # "US assembly plants" is no named plant
         fixed_span = Span(doc, span.start, span.end, label=label, kb_id=ent.kb_id_)
         if label == "COMPONENT":
             fixed_span = component_span(fixed_span)
@@ -161,6 +163,11 @@ def component_span(span: Span) -> Span | None:
     while start < end and (not doc[start].is_alpha or doc[start].lower_ in EVALUATIVE_WORDS):
         start += 1
     return Span(doc, start, end, label="COMPONENT")
+
+
+def _names_only_a_place(span: Span, gazetteer: Gazetteer) -> bool:
+    proper = " ".join(t.text for t in span if t.pos_ == "PROPN" and t.lower_ not in FACILITY_WORDS)
+    return bool(proper) and gazetteer.place(proper) is not None
 
 
 def canonical_name(span: Span, gazetteer: Gazetteer) -> str:

@@ -27,16 +27,20 @@ POSSIBLE_WORDS = {
 }
 PLANNED_WORDS = {
     "will", "shall", "plan", "aim", "intend", "expect", "schedule", "prepare", "set",
-    "target", "agree", "commit", "upcoming", "planned",
+    "target", "commit", "upcoming",
 }
+WEAK_PLANNED = {"planned", "proposed", "prospective", "future"}
 ACTIVE_WORDS = {"existing", "current", "ongoing", "already", "long-standing", "longstanding", "continuing"}
 CUE_CHILD_DEPS = ("aux", "auxpass", "neg", "prt", "advmod", "det", "acomp", "attr", "amod")
 
 
 def _chain(trigger: Token, limit: int = 8) -> list[Token]:
-    """The trigger and the heads above it, nearest first, up to the clause root."""
+    """The trigger and the heads above it, nearest first, up to the clause
+    root. An apposition or a relative clause is a statement of its own:
+    "Sony Honda Mobility, the venture of Sony and Honda, plans to launch"
+    does not make the venture planned."""
     chain, token = [trigger], trigger
-    while token.head.i != token.i and len(chain) < limit:
+    while token.head.i != token.i and len(chain) < limit and token.dep_ not in ("appos", "relcl"):
         token = token.head
         chain.append(token)
     return chain
@@ -52,7 +56,7 @@ def _cues(token: Token) -> list[Token]:
 
 def _status_at(token: Token) -> str | None:
     """The status cue carried by one token of the chain and its modifiers, if any."""
-    cues = _cues(token)
+    cues = [c for c in _cues(token) if c.lower_ not in WEAK_PLANNED]
     words = {t.lemma_.lower() for t in cues} | {t.lower_ for t in cues}
     particles = {(token.lemma_.lower(), child.lower_) for child in token.children if child.dep_ in ("prt", "advmod", "prep")}
     negated = _negated(token)
@@ -109,8 +113,11 @@ def status_of(trigger: Token, default: str = "active") -> str:
     "existing" on the trigger itself makes it active; a relative clause on
     the trigger ("a deal, which was abandoned") speaks for it.
     """
-    if {c.lower_ for c in _cues(trigger)} & ACTIVE_WORDS:
+    modifiers = {c.lower_ for c in _cues(trigger)}
+    if modifiers & ACTIVE_WORDS:
         return "active"
+    if modifiers & WEAK_PLANNED:  # "a planned factory": planned unless the sentence says more
+        default = "planned"
     own = [_status_at(c) for c in trigger.children if c.dep_ in ("relcl", "acl") and c.pos_ in ("VERB", "AUX")]
     statuses = [s for s in own if s in ("ended", "denied")] + _chain_statuses(trigger)
     if "ended" in statuses and "denied" in statuses[statuses.index("ended") + 1 :]:
