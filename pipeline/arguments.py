@@ -242,7 +242,7 @@ def _is_pronoun(token: Token) -> bool:
     return token.pos_ == "PRON" and token.lower_ in PERSONAL_PRONOUNS | RELATIVE_PRONOUNS
 
 
-def subjects(token: Token, args: Args, hops: int = 7) -> list[Arg]:
+def subjects(token: Token, args: Args, hops: int = 7, owners_count: bool = True) -> list[Arg]:
     """The subjects of the clause a trigger sits in, climbing through
     infinitives, participles, gerunds, relative clauses and reported speech
     ("Bosch said it would supply": Bosch)."""
@@ -262,7 +262,7 @@ def subjects(token: Token, args: Args, hops: int = 7) -> list[Arg]:
         if subject_tokens and not any(_is_pronoun(s) for s in subject_tokens):
             if current.pos_ in ("VERB", "AUX"):
                 return []  # a named subject that is no company: the claim is not about one
-        owners = [a for c in children(current, {"poss"}) for a in args_at(c, args)]
+        owners = [a for c in children(current, {"poss"}) for a in args_at(c, args)] if owners_count or current.i != token.i else []
         if owners:
             return owners
         if current.head.i == current.i:

@@ -194,7 +194,7 @@ def supplier_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     while head.dep_ in ("conj", "pobj", "prep") and head.head.i != head.i:
         head = head.head  # "... maker and a supplier to Tesla", "one of Tesla's suppliers"
     suppliers = args_at(head.head, args) if head.dep_ == "appos" else []
-    suppliers += [a for a in subjects(trigger, args, hops=3) if a not in suppliers]
+    suppliers += [a for a in subjects(trigger, args, hops=3, owners_count=False) if a not in suppliers]
     customers = prep_objects([trigger], {"to", "for", "of"}, args)
     customers += [a for t in children(trigger, {"poss"}) for a in args_at(t, args)]
     for supplier, customer in _pairs(suppliers, customers):
@@ -325,7 +325,10 @@ def make_verb_frames(trigger: Token, args: Args) -> Iterator[Frame]:
 def facility_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     """'X's factory in Y', 'X has production sites in Y and Z', 'X opened a
     plant in Y', 'X cancelled its Y plant'."""
-    places = _places_in([trigger, *children(trigger, {"prep"})], args)
+    holders = _phrase_tokens(trigger)
+    if trigger.dep_ == "dobj":  # "build a factory in Guangdong": the place may hang on the verb
+        holders.append(trigger.head)
+    places = _places_in(holders, args)
     own = args.get(trigger.i)
     if own is not None and own.label == "FACILITY":
         places = [own]
@@ -340,8 +343,17 @@ def facility_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
 
 
 def _most_specific(places: list[Arg]) -> list[Arg]:
+    """A named plant over a place; of places, the first named and those
+    coordinated with it ('near Heide in Germany': Heide; 'in Korea, China
+    and Poland': all three)."""
     facilities = [p for p in places if p.label == "FACILITY"]
-    return facilities or places
+    if facilities:
+        return facilities
+    if not places:
+        return []
+    first = places[0]
+    coordinated = {c.i for c in first.span.root.conjuncts} | {first.span.root.i}
+    return [p for p in places if p.span.root.i in coordinated]
 
 
 def _frames_for(trigger: Token, args: Args, gazetteer: Gazetteer, topic: Arg | None) -> Iterator[Frame]:
