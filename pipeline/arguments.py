@@ -137,7 +137,7 @@ def _resolve_group(pronoun: Token, earlier: list[Arg], by_token: "Args") -> Arg 
         root = arg.span.root
         if arg.label != "ORG" or pronoun.sent.start - arg.span.sent.start > 80 or root.dep_ not in ("nsubj", "nsubjpass"):
             continue
-        members = [by_token[t.i] for t in (root, *root.conjuncts) if t.i in by_token and by_token[t.i].label == "ORG"]
+        members = [a for a in args_at(root, by_token) if a.label == "ORG"]
         if len(members) >= 2:
             return replace(members[0], span=pronoun.doc[pronoun.i : pronoun.i + 1], via_reference=True,
                            origin=None, members=tuple(members))
@@ -211,10 +211,10 @@ def collect_args(doc: Doc, gazetteer: Gazetteer) -> Args:
 
 # ---- reading the parse -------------------------------------------------------
 
-def args_at(token: Token, args: Args) -> list[Arg]:
+def args_at(token: Token, args: Args, owners: bool = True) -> list[Arg]:
     """The arguments a token stands for, with those coordinated with it: its
-    own entity, a nationality modifying it, or the company owning it
-    ("Hyundai's plants")."""
+    own entity, a nationality modifying it, or (with owners) the company
+    owning it ("Hyundai's plants")."""
     found: list[Arg] = []
     for member in (token, *token.conjuncts):
         arg = args.get(member.i)
@@ -223,7 +223,7 @@ def args_at(token: Token, args: Args) -> list[Arg]:
                 if child.dep_ in ("amod", "compound", "nmod") and child.i in args and args[child.i].origin_only:
                     arg = args[child.i]
                     break
-        if arg is None and member.pos_ in ("NOUN", "PROPN"):
+        if arg is None and owners and member.pos_ in ("NOUN", "PROPN"):
             arg = next((args[c.i] for c in member.children if c.dep_ == "poss" and c.i in args and args[c.i].label == "ORG"), None)
         for one in (arg.members or (arg,)) if arg is not None else ():
             if one not in found:

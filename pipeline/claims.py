@@ -18,22 +18,24 @@ from .gazetteer import Gazetteer, load_gazetteer
 from .records import Claim
 from .status import status_of
 
-SUPPLY_VERBS = {"supply", "provide", "deliver", "sell", "ship", "furnish", "equip", "license", "licence"}
+SUPPLY_VERBS = {"supply", "provide", "deliver", "sell", "ship", "furnish", "equip"}
 ACQUIRE_VERBS = {
     "import", "buy", "source", "procure", "purchase", "order", "obtain", "receive", "rely",
     "use", "adopt", "tap", "choose", "select", "pick", "get", "take", "come", "arrive", "secure",
 }
 PICK_VERBS = {"tap", "choose", "select", "pick"}
 SUPPLIER_NOUNS = {"supplier", "vendor", "provider"}
-DEAL_NOUNS = {"deal", "agreement", "contract", "order", "pact", "memorandum", "mou"}
+DEAL_NOUNS = {"deal", "agreement", "contract", "order"}
+WIN_VERBS = {"win", "receive", "secure", "land", "get", "bag", "clinch", "obtain"}
 TALK_NOUNS = {"talk", "talks", "negotiation", "negotiations", "discussion", "discussions"}
 PARTNER_VERBS = {
     "partner", "collaborate", "cooperate", "team", "ally", "codevelop", "link", "tie", "align",
-    "join", "work", "discuss", "negotiate", "talk",
+    "join", "work", "discuss", "negotiate", "talk", "license", "licence",
 }
 PARTNER_NOUNS = {
     "partnership", "collaboration", "cooperation", "alliance", "venture", "jv", "tie-up", "tieup",
-    "project", "partner", "relationship", "ties", "consortium", "initiative",
+    "project", "partner", "relationship", "ties", "consortium", "initiative", "pact", "memorandum",
+    "mou", "licensing",
 } | DEAL_NOUNS | TALK_NOUNS
 WEAK_PARTNER_WORDS = DEAL_NOUNS | {"work", "join", "relationship", "initiative", "project", "discuss", "talk", "negotiate"} | TALK_NOUNS
 MAKE_VERBS = {"build", "make", "produce", "assemble", "manufacture", "roll"}
@@ -121,7 +123,8 @@ def supply_verb_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iter
     passive = _is_passive(trigger)
     suppliers = prep_objects([trigger], {"by"}, args) if passive else subjects(trigger, args)
     customers = prep_objects([trigger, *children(trigger, {"dobj"})], {"to", "for"}, args)
-    customers += [a for t in children(trigger, {"dobj", "dative"}) for a in args_at(t, args)]
+    # "supply BMW" names the customer; "sell the company's cars" does not
+    customers += [a for t in children(trigger, {"dobj", "dative"}) for a in args_at(t, args, owners=False)]
     if passive:
         customers += [a for t in children(trigger, {"nsubjpass"}) for a in args_at(t, args)]
     component = _first(children(trigger, {"dobj", "nsubjpass"}))
@@ -216,18 +219,30 @@ def partner_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iterator
     X and Y', 'X is collaborating with Y', 'X, Y's partner'; a supply deal or
     an order ('an order for cells from Y') reads as SUPPLIES."""
     lemma = trigger.lemma_.lower()
-    holders = [trigger] if trigger.dep_ != "compound" else [trigger, trigger.head]
+    phrase_head = trigger
+    while phrase_head.dep_ == "compound" and phrase_head.head.i != phrase_head.i:
+        phrase_head = phrase_head.head  # "joint venture battery plant": the plant
+    if phrase_head.i != trigger.i and phrase_head.lemma_.lower() not in PARTNER_NOUNS | FACILITY_NOUNS | {"company", "firm"}:
+        return  # "cooperation requests" are no cooperation
+    holders = [trigger] if phrase_head.i == trigger.i else [trigger, phrase_head]
     if trigger.dep_ == "dobj" and trigger.pos_ == "NOUN":
         holders.append(trigger.head)  # "ended its venture with Ford": 'with' may hang on the verb
+    if trigger.pos_ == "VERB":
+        holders += children(trigger, {"dobj"})  # "discussing development with Apple"
     owners = [a for t in holders for c in children(t, {"poss", "compound", "nmod", "amod"}) for a in args_at(c, args) if a.label == "ORG"]
     if not owners:
         owners = [a for a in subjects(trigger, args) if a.label == "ORG"]
     joined = [a for a in prep_objects(holders, {"between", "among", "of"}, args) if a.label == "ORG"]
-    others = [a for a in prep_objects(holders, {"with", "to"}, args) if a.label == "ORG"]
+    licensing = lemma in ("license", "licence", "licensing")
+    others = [a for a in prep_objects(holders, {"with", "to"} | ({"from"} if licensing else set()), args) if a.label == "ORG"]
     others += [a for c in children(trigger, {"appos"}) for a in args_at(c, args) if a not in others and a.label == "ORG"]
     if lemma == "partner" and trigger.dep_ == "appos":
         others += [a for a in args_at(trigger.head, args) if a not in others and a.label == "ORG"]
-    sellers = [a for a in prep_objects(_phrase_tokens(trigger), {"from"}, args) if a.label == "ORG"]
+    sellers = [] if licensing else [a for a in prep_objects(_phrase_tokens(trigger), {"from"}, args) if a.label == "ORG"]
+    if sellers and trigger.head.lemma_.lower() in WIN_VERBS:
+        # "Bosch won an order from BMW": the one ordering is the customer
+        yield from ((("SUPPLIES", owner, buyer, None, 0.7)) for owner, buyer in _pairs(owners, sellers))
+        return
     if lemma in TALK_NOUNS | {"discuss", "negotiate", "talk"} and _about_supply(trigger):
         return  # supply talks: the supply frame reads them
     if lemma in DEAL_NOUNS | TALK_NOUNS and (_is_supply_deal(trigger, args) or sellers):
