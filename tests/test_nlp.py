@@ -140,3 +140,43 @@ def test_one_claim_per_pair_takes_the_ended_state(nlp):
     found = claims_of(nlp, text)
     assert list(found) == [("PARTNERS_WITH", "Renault", "Valeo")]
     assert found[("PARTNERS_WITH", "Renault", "Valeo")].status == "ended"
+
+
+@pytest.mark.parametrize(
+    "name, canonical",
+    [("Volkswagon", "Volkswagen"), ("Mercedes Benz", "Mercedes-Benz"), ("Stellantis N.V.", "Stellantis"),
+     ("Renaut", "Renault"), ("Renault Trucks", "Renault Trucks"), ("Valeo Siemens eAutomotive", "Valeo Siemens eAutomotive")],
+)
+def test_fuzzy_names_stay_within_one_company(name, canonical):
+    gazetteer = load_gazetteer(GAZETTEER_DIR)
+    found = gazetteer.company(name)
+    assert (found.canonical if found else name) == canonical
+
+
+@pytest.mark.parametrize(
+    "text, claim, status",
+    [
+        ("Ford and Mazda said they have no plans to dissolve their joint venture in China.",
+         ("PARTNERS_WITH", "Ford", "Mazda"), "active"),
+        ("Mahindra and Ford said their proposed joint venture will not go ahead.",
+         ("PARTNERS_WITH", "Ford", "Mahindra"), "ended"),
+        ("Bosch won an order from BMW for electric axles.", ("SUPPLIES", "Bosch", "BMW"), "active"),
+        ("BMW has withdrawn an order for battery cells from Northvolt.", ("SUPPLIES", "Northvolt", "BMW"), "ended"),
+        ("Japan's Panasonic is Tesla's exclusive supplier of battery cells.", ("SUPPLIES", "Panasonic", "Tesla"), "active"),
+        ("Japan's Panasonic is Tesla's exclusive supplier of battery cells.", ("SOURCES_FROM", "Tesla", "Japan"), "active"),
+        ("LG Energy Solution is in talks with Toyota about supplying batteries.",
+         ("SUPPLIES", "LG Energy Solution", "Toyota"), "possible"),
+        ("Nissan abandoned a planned battery factory in Japan.", ("MANUFACTURES_AT", "Nissan", "Japan"), "ended"),
+        ("Audi will build the new model at its Ingolstadt plant.", ("MANUFACTURES_AT", "Audi", "Ingolstadt plant"), "planned"),
+        ("Hyundai said it is not discussing car development with Apple.", ("PARTNERS_WITH", "Apple", "Hyundai"), "denied"),
+    ],
+)
+def test_frames_and_statuses_in_context(nlp, text, claim, status):
+    found = claims_of(nlp, text)
+    assert claim in found, found
+    assert found[claim].status == status
+
+
+def test_no_claim_from_a_news_agency_or_a_sale_of_a_unit(nlp):
+    found = claims_of(nlp, "Ford is selling its Volvo unit to Geely, Reuters reported.")
+    assert not found
