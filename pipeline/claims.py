@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
@@ -483,7 +484,8 @@ def _prefer_facilities(claims: list[Claim]) -> list[Claim]:
     ]
 
 
-def extract_claims(doc: Doc, gazetteer: Gazetteer) -> list[Claim]:
+def rule_candidates(doc: Doc, gazetteer: Gazetteer) -> tuple[Args, list[tuple[Candidate, str]]]:
+    """The arguments of a doc and what the rule frames read from it, with statuses."""
     args = collect_args(doc, gazetteer)
     topic = _topic(args)
     candidates = [
@@ -491,19 +493,56 @@ def extract_claims(doc: Doc, gazetteer: Gazetteer) -> list[Claim]:
         for sentence in doc.sents
         for candidate in sentence_candidates(sentence, args, gazetteer, topic)
     ]
+    return args, candidates
+
+
+def _scored(doc: Doc, args: Args, candidates: list[tuple[Candidate, str]], gazetteer: Gazetteer, scorer) -> list[tuple[Candidate, str]]:
+    """Keep the candidates the scorer accepts, adding pairs no frame read."""
+    from .scorer import _key, _rule_hits, pair_candidates
+
+    by_key: dict[tuple, list[tuple[Candidate, str]]] = {}
+    for item in candidates:
+        by_key.setdefault(_key(item[0].relation, item[0].subject.name, item[0].object.name), []).append(item)
+    hits = _rule_hits(candidates)
+    kept = list(candidates) if scorer.keep_rules else []
+    for sentence in doc.sents:
+        for pair in pair_candidates(sentence, args, gazetteer, hits):
+            key = _key(pair.relation, pair.subject.name, pair.object.name)
+            ruled = [item for item in by_key.get(key, []) if item[0].trigger.sent.start == sentence.start]
+            if ruled and scorer.keep_rules:
+                continue
+            probability = scorer.probability(pair.features)
+            if probability < scorer.threshold:
+                continue
+            if ruled:
+                kept.extend(ruled)
+                continue
+            kind = _partner_kind(pair.anchor) if pair.relation == "PARTNERS_WITH" else None
+            candidate = Candidate(pair.relation, pair.subject, pair.object, pair.anchor, None, kind, round(probability * 0.8, 2))
+            kept.append((candidate, status_of(pair.anchor)))
+    return kept
+
+
+def extract_claims(doc: Doc, gazetteer: Gazetteer, scorer=None) -> list[Claim]:
+    args, candidates = rule_candidates(doc, gazetteer)
+    if scorer is not None:
+        candidates = _scored(doc, args, candidates, gazetteer, scorer)
     claims = merge(candidates)
     return sorted(claims, key=lambda c: (c.sentence_start or 0, c.relation, c.subject, c.object))
 
 
 class ClaimExtractor:
-    def __init__(self, gazetteer_dir: str):
+    def __init__(self, gazetteer_dir: str, scorer_path: str = ""):
+        from .scorer import ClaimScorer
+
         self.gazetteer = load_gazetteer(gazetteer_dir)
+        self.scorer = ClaimScorer.from_disk(Path(scorer_path)) if scorer_path and Path(scorer_path).is_file() else None
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.claims = extract_claims(doc, self.gazetteer)
+        doc._.claims = extract_claims(doc, self.gazetteer, self.scorer)
         return doc
 
 
-@Language.factory("supplywatch_claims", default_config={"gazetteer_dir": ""})
-def make_claim_extractor(nlp: Language, name: str, gazetteer_dir: str) -> ClaimExtractor:
-    return ClaimExtractor(gazetteer_dir)
+@Language.factory("supplywatch_claims", default_config={"gazetteer_dir": "", "scorer_path": ""})
+def make_claim_extractor(nlp: Language, name: str, gazetteer_dir: str, scorer_path: str) -> ClaimExtractor:
+    return ClaimExtractor(gazetteer_dir, scorer_path)
