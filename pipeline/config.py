@@ -27,6 +27,7 @@ class Settings:
     max_redirects: int = 5
     max_entries_per_feed: int = 200
     nlp_batch_size: int = 16
+    nlp_processes: int = 1
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

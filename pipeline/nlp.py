@@ -16,7 +16,8 @@ from . import claims as _claims  # noqa: F401  (registers the factories)
 from .entities import SCORED_LABELS
 from .errors import UserError
 from .gazetteer import load_gazetteer
-from .records import Extraction, Mention
+from .records import Claim, Extraction, Mention
+from .scorer import SCORER_FILE
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def load_pipeline(models_dir: str) -> Language:
     if (trained / "config.cfg").is_file():
         log.info("loading the NLP pipeline from %s", trained)
         overrides = {"components": {name: {"gazetteer_dir": gazetteer_dir} for name in CUSTOM_COMPONENTS}}
+        overrides["components"]["supplywatch_claims"]["scorer_path"] = str(trained / SCORER_FILE)
         return spacy.load(trained, config=overrides)
     log.warning("no trained pipeline in %s: using the base model (run 'make model' to build it)", trained)
     return assemble_pipeline(models_dir)
@@ -71,7 +73,7 @@ def extraction_of(doc: Doc) -> Extraction:
                 canonical=ent._.canonical or ent.text)
         for ent in doc.ents if ent.label_ in KEPT_LABELS
     )
-    return Extraction(mentions=mentions, claims=tuple(doc._.claims))
+    return Extraction(mentions=mentions, claims=tuple(Claim(**claim) for claim in doc._.claims))
 
 
 def _clip(text: str) -> str:
@@ -81,8 +83,8 @@ def _clip(text: str) -> str:
     return text
 
 
-def extract_many(nlp: Language, texts: Iterable[str], batch_size: int = 16) -> Iterator[Extraction]:
-    for doc in nlp.pipe((_clip(text) for text in texts), batch_size=batch_size):
+def extract_many(nlp: Language, texts: Iterable[str], batch_size: int = 16, n_process: int = 1) -> Iterator[Extraction]:
+    for doc in nlp.pipe((_clip(text) for text in texts), batch_size=batch_size, n_process=n_process):
         yield extraction_of(doc)
 
 

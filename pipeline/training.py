@@ -8,6 +8,7 @@ models/pipeline/ and is rebuilt when the data, config or gazetteer change.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
@@ -85,6 +86,26 @@ def train_ner(models_dir: Path = MODELS_DIR) -> Path:
     return output / "model-last"
 
 
+def choose_scorer(nlp, docs: list[LabelledDoc], staging: Path) -> dict:
+    """Cross-validate the learned claim scorer against the rules on the train
+    passages; ship it (with its best threshold and mode) only if it beats them."""
+    from .scorer import SCORER_FILE, cross_validate, train_scorer
+
+    results = cross_validate(nlp, docs)
+    rules_f1 = results["rules"]["f1"]
+    best_name, best = max(((n, r) for n, r in results.items() if n != "rules"), key=lambda item: item[1]["f1"])
+    decision = {"cross_validation": results, "chosen": "rules"}
+    if best["f1"] > rules_f1 + 0.005:
+        mode, threshold = best_name.split("@")
+        scorer = train_scorer(nlp, docs)
+        scorer.threshold, scorer.keep_rules = float(threshold), mode == "union"
+        scorer.to_disk(staging / SCORER_FILE)
+        decision["chosen"] = best_name
+    log.info("claim scorer: rules F1 %.3f, best scorer %s F1 %.3f -> using %s",
+             rules_f1, best_name, best["f1"], decision["chosen"])
+    return decision
+
+
 def build(models_dir: Path = MODELS_DIR) -> Path:
     counts = write_corpora(models_dir / "corpus")
     log.info("corpora written: %s", counts)
@@ -94,6 +115,9 @@ def build(models_dir: Path = MODELS_DIR) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     nlp = assemble_pipeline(str(models_dir), ner_source=str(trained))
     nlp.to_disk(staging)
+    train_docs = [d for d in load_labelled(LABELLED_DIR) if d.split in ("train", "seed")]
+    decision = choose_scorer(nlp, train_docs, staging)
+    (staging / "claim_scorer_choice.json").write_text(json.dumps(decision, indent=2))
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     log.info("pipeline written to %s", target)
