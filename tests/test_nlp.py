@@ -180,3 +180,13 @@ def test_frames_and_statuses_in_context(nlp, text, claim, status):
 def test_no_claim_from_a_news_agency_or_a_sale_of_a_unit(nlp):
     found = claims_of(nlp, "Ford is selling its Volvo unit to Geely, Reuters reported.")
     assert not found
+
+
+def test_claims_survive_worker_processes(nlp):
+    from pipeline.nlp import extract_many
+
+    texts = ["Panasonic will supply battery cells to Mazda from 2027.", "Ford walked away from its partnership with Rivian."] * 2
+    single = list(extract_many(nlp, texts, batch_size=1))
+    parallel = list(extract_many(nlp, texts, batch_size=1, n_process=2))
+    assert [e.claims for e in parallel] == [e.claims for e in single]
+    assert parallel[0].claims[0].relation == "SUPPLIES"
