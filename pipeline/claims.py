@@ -59,6 +59,7 @@ class Candidate:
     kind: str | None
     confidence: float
     default_status: str = "active"
+    fixed_status: bool = False  # the frame itself says the status (a supplier switch)
 
 
 Frame = tuple[str, Arg, Arg, Token | None, float]
@@ -372,6 +373,31 @@ def _most_specific(places: list[Arg]) -> list[Arg]:
     return [p for p in places if p.span.root.i in coordinated]
 
 
+SWITCH_VERBS = {"replace", "switch", "swap", "drop", "ditch", "dump"}
+
+
+def switch_frames(trigger: Token, args: Args) -> Iterator[tuple[str, Arg, Arg, Token | None, float, str]]:
+    """Supplier switches: 'BMW replaced Northvolt with Samsung SDI', 'Ford
+    switched from LG to SK On', 'Tesla dropped Mobileye as a supplier':
+    the old supplier's claim ends, the new one's is active."""
+    customers = [a for a in subjects(trigger, args) if a.label == "ORG"]
+    lemma = trigger.lemma_.lower()
+    old = [a for o in children(trigger, {"dobj"}) for a in args_at(o, args, owners=False) if a.label == "ORG"]
+    old += [a for a in prep_objects([trigger], {"from"}, args) if a.label == "ORG" and lemma == "switch"]
+    new = [a for a in prep_objects([trigger, *children(trigger, {"dobj"})], {"with", "to", "for"}, args) if a.label == "ORG"]
+    if lemma in ("drop", "ditch", "dump") and not any(
+        c.lemma_.lower() in ("supplier", "vendor") for c in trigger.subtree
+    ):
+        return  # dropping a plan or a price is no supplier switch
+    for customer in customers:
+        for supplier in old:
+            if supplier.name != customer.name:
+                yield "SUPPLIES", supplier, customer, None, 0.75, "ended"
+        for supplier in new:
+            if supplier.name != customer.name:
+                yield "SUPPLIES", supplier, customer, None, 0.75, "active"
+
+
 def _frames_for(trigger: Token, args: Args, gazetteer: Gazetteer, topic: Arg | None) -> Iterator[Frame]:
     lemma = trigger.lemma_.lower()
     pos = trigger.pos_
@@ -421,6 +447,9 @@ def _with_origins(frames: Iterator[Frame], sentence: Span) -> Iterator[Frame]:
 def sentence_candidates(sentence: Span, args: Args, gazetteer: Gazetteer, topic: Arg | None) -> list[Candidate]:
     found = []
     for trigger in sentence:
+        if trigger.pos_ == "VERB" and trigger.lemma_.lower() in SWITCH_VERBS:
+            for relation, subject, obj, _component, confidence, fixed in switch_frames(trigger, args):
+                found.append(Candidate(relation, subject, obj, trigger, None, None, confidence, fixed, fixed_status=True))
         for relation, subject, obj, component_token, confidence in _with_origins(_frames_for(trigger, args, gazetteer, topic), sentence):
             if subject.via_reference or obj.via_reference:
                 confidence -= 0.1
@@ -484,12 +513,21 @@ def _prefer_facilities(claims: list[Claim]) -> list[Claim]:
     ]
 
 
+def _status(candidate: Candidate) -> str:
+    status = status_of(candidate.trigger, candidate.default_status)
+    if candidate.fixed_status and status not in ("denied", "possible", "planned"):
+        return candidate.default_status
+    if candidate.fixed_status and candidate.default_status == "ended" and status in ("possible", "planned"):
+        return status  # "BMW may drop Northvolt": a possible end is still the current supplier
+    return status
+
+
 def rule_candidates(doc: Doc, gazetteer: Gazetteer) -> tuple[Args, list[tuple[Candidate, str]]]:
     """The arguments of a doc and what the rule frames read from it, with statuses."""
     args = collect_args(doc, gazetteer)
     topic = _topic(args)
     candidates = [
-        (candidate, status_of(candidate.trigger, candidate.default_status))
+        (candidate, _status(candidate))
         for sentence in doc.sents
         for candidate in sentence_candidates(sentence, args, gazetteer, topic)
     ]

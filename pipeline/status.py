@@ -23,8 +23,10 @@ POSSIBLE_WORDS = {
     "may", "might", "could", "would", "possibly", "potentially", "reportedly", "allegedly",
     "possibility", "potential", "option", "talk", "talks", "consider", "weigh", "explore",
     "discuss", "negotiate", "negotiation", "evaluate", "study", "mull", "eye", "seek",
-    "rumor", "rumour", "speculation", "candidate", "likely", "poised", "favour", "favor",
+    "rumor", "rumour", "speculation", "candidate", "likely", "poised", "favour", "favor", "hope",
 }
+RENEWALS = {"renew", "extend", "continue", "prolong"}
+START_PREPS = {"from", "starting", "beginning"}
 PLANNED_WORDS = {
     "will", "shall", "plan", "aim", "intend", "expect", "schedule", "prepare", "set",
     "target", "commit", "upcoming",
@@ -64,17 +66,29 @@ def _status_at(token: Token) -> str | None:
         return "denied"
     if negated and token.lemma_.lower() in ("plan", "intention", "intend", "talk", "talks", "consider"):
         return "denied"
-    if negated and token.lemma_.lower() in NOT_GOING_AHEAD:
-        return "ended"  # "the venture will not go ahead"
+    if negated and token.lemma_.lower() in NOT_GOING_AHEAD | RENEWALS:
+        return "ended"  # "the venture will not go ahead", "will not renew the contract"
     if words & (ENDED_VERBS | ENDED_WORDS) or particles & ENDED_PARTICLES:
         return "ended"
     if words & POSSIBLE_WORDS:
         return "denied" if negated else "possible"
-    if words & PLANNED_WORDS or any(t.tag_ == "MD" for t in cues) or _is_to(token):
+    if words & PLANNED_WORDS or any(t.tag_ == "MD" for t in cues) or _is_to(token) or _starts_later(token):
         return "planned"
     if negated and token.pos_ in ("VERB", "AUX"):
         return "denied"
     return None
+
+
+def _starts_later(token: Token) -> bool:
+    """'supplies cells from 2027', 'starting next year': a start date on a
+    verb that is not in the past."""
+    if token.pos_ not in ("VERB", "AUX") or token.tag_ in ("VBD", "VBN"):
+        return False
+    for prep in token.children:
+        if prep.dep_ in ("prep", "advcl", "advmod") and prep.lower_ in START_PREPS:
+            if any(t.ent_type_ == "DATE" for t in prep.subtree):
+                return True
+    return False
 
 
 def _is_to(token: Token) -> bool:

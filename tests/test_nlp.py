@@ -190,3 +190,21 @@ def test_claims_survive_worker_processes(nlp):
     parallel = list(extract_many(nlp, texts, batch_size=1, n_process=2))
     assert [e.claims for e in parallel] == [e.claims for e in single]
     assert parallel[0].claims[0].relation == "SUPPLIES"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("BMW replaced Northvolt with Samsung SDI as its cell supplier.",
+         {("SUPPLIES", "Northvolt", "BMW"): "ended", ("SUPPLIES", "Samsung SDI", "BMW"): "active"}),
+        ("Ford switched from LG Energy Solution to SK On for its pickup batteries.",
+         {("SUPPLIES", "LG Energy Solution", "Ford"): "ended", ("SUPPLIES", "SK On", "Ford"): "active"}),
+        ("Tesla dropped Mobileye as a supplier.", {("SUPPLIES", "Mobileye", "Tesla"): "ended"}),
+        ("Bosch will not renew its contract with BMW.", {}),
+        ("CATL supplies cells to BMW from 2026.", {("SUPPLIES", "CATL", "BMW"): "planned"}),
+    ],
+)
+def test_supplier_switches_and_start_dates(nlp, text, expected):
+    found = {key: claim.status for key, claim in claims_of(nlp, text).items() if key[0] == "SUPPLIES"}
+    for key, status in expected.items():
+        assert found.get(key) == status, found
