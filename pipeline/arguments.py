@@ -126,8 +126,17 @@ def _is_subject_it(token: Token) -> bool:
     return token.lower_ == "it" and token.dep_ in ("nsubj", "nsubjpass")
 
 
+GROUP_NOUNS = {"partner", "company", "carmaker", "automaker", "firm", "group", "maker", "manufacturer"}
+
+
 def _is_group_pronoun(token: Token) -> bool:
-    return token.lower_ in ("they", "their") and token.dep_ in ("nsubj", "nsubjpass", "poss")
+    """'they', 'their', 'the partners', 'the two carmakers', 'both companies'."""
+    if token.lower_ in ("they", "their") and token.dep_ in ("nsubj", "nsubjpass", "poss"):
+        return True
+    if token.tag_ != "NNS" or token.lemma_.lower() not in GROUP_NOUNS or token.ent_type_:
+        return False
+    markers = {c.lower_ for c in token.children if c.dep_ in ("det", "nummod", "predet")}
+    return bool(markers & {"the", "both", "two"}) and not any(c.dep_ in ("amod", "compound") and c.ent_type_ for c in token.children)
 
 
 def _resolve_group(pronoun: Token, earlier: list[Arg], by_token: "Args") -> Arg | None:
@@ -135,7 +144,9 @@ def _resolve_group(pronoun: Token, earlier: list[Arg], by_token: "Args") -> Arg 
     the nearest earlier clause ("Ford and Mazda said they ...")."""
     for arg in reversed(earlier):
         root = arg.span.root
-        if arg.label != "ORG" or pronoun.sent.start - arg.span.sent.start > 80 or root.dep_ not in ("nsubj", "nsubjpass"):
+        if arg.label != "ORG" or pronoun.sent.start - arg.span.sent.start > 80 or arg.via_reference:
+            continue
+        if pronoun.pos_ == "PRON" and root.dep_ not in ("nsubj", "nsubjpass"):
             continue
         members = [a for a in args_at(root, by_token) if a.label == "ORG"]
         if len(members) >= 2:
