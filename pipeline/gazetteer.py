@@ -81,6 +81,8 @@ class Gazetteer:
         for alias_key, canonical in self.company_keys.items():
             if abs(len(alias_key) - len(key)) > 2 or alias_key[0] != key[0]:
                 continue
+            if alias_key.startswith(key) or key.startswith(alias_key):
+                continue  # "Shanghai" is not "Shanghai GM": a name with more to it is another name
             ratio = SequenceMatcher(None, key, alias_key).ratio()
             scores[canonical] = max(ratio, scores.get(canonical, 0.0))
         ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
