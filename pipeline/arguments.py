@@ -330,7 +330,8 @@ PLAN_NOUNS = {"plan", "talk", "talks", "deal", "agreement", "contract", "effort"
 
 def governing_parties(token: Token, args: Args, nouns: set[str], hops: int = 5) -> list[Arg]:
     """The 'with' parties of talks, deals or agreements a trigger sits under
-    ('in talks with Toyota about supplying batteries': Toyota)."""
+    or beside ('in talks with Toyota about supplying batteries', 'was in
+    talks with Tesla to supply components': Toyota, Tesla)."""
     current = token
     for _ in range(hops):
         if current.head.i == current.i:
@@ -338,4 +339,7 @@ def governing_parties(token: Token, args: Args, nouns: set[str], hops: int = 5) 
         current = current.head
         if current.lemma_.lower() in nouns:
             return prep_objects([current], {"with"}, args)
+        beside = [p for prep in children(current, {"prep"}) for p in children(prep, {"pobj"}) if p.lemma_.lower() in nouns]
+        if beside:
+            return prep_objects(beside, {"with"}, args)
     return []

@@ -199,6 +199,9 @@ def supplier_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     while head.dep_ in ("conj", "pobj", "prep") and head.head.i != head.i:
         head = head.head  # "... maker and a supplier to Tesla", "one of Tesla's suppliers"
     suppliers = args_at(head.head, args) if head.dep_ == "appos" else []
+    if trigger.dep_ == "pobj" and trigger.head.lower_ == "as":
+        verb = trigger.head.head
+        suppliers += [a for o in children(verb, {"dobj", "nsubjpass"}) for a in args_at(o, args, owners=False)]
     suppliers += [a for a in subjects(trigger, args, hops=3, owners_count=False) if a not in suppliers]
     customers = prep_objects([trigger], {"to", "for", "of"}, args)
     customers += [a for t in children(trigger, {"poss"}) for a in args_at(t, args)]
@@ -234,6 +237,10 @@ def partner_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iterator
     owners = [a for t in holders for c in children(t, {"poss", "compound", "nmod", "amod"}) for a in args_at(c, args) if a.label == "ORG"]
     if not owners:
         owners = [a for a in subjects(trigger, args) if a.label == "ORG"]
+    formed = [c for c in children(trigger, {"relcl", "acl"}) if c.pos_ == "VERB"]
+    holders += formed  # "the joint venture it formed in 2013 with GS Yuasa"
+    if formed and not owners:
+        owners = [a for c in formed for a in subjects(c, args) if a.label == "ORG"]
     joined = [a for a in prep_objects(holders, {"between", "among", "of"}, args) if a.label == "ORG"]
     licensing = lemma in ("license", "licence", "licensing")
     others = [a for a in prep_objects(holders, {"with", "to"} | ({"from"} if licensing else set()), args) if a.label == "ORG"]
@@ -286,10 +293,18 @@ def _supply_deal(owners: list[Arg], parties: list[Arg], parties_sell: bool, gaze
 
 
 def _about_supply(trigger: Token) -> bool:
-    for token in trigger.subtree:
-        if token.lemma_.lower() in SUPPLY_VERBS | ACQUIRE_VERBS | {"supply"} and token.i != trigger.i:
-            return True
-    return False
+    """Talks about supplying or buying: the supply frames read them."""
+    scope = list(trigger.subtree)
+    if trigger.dep_ == "pobj" and trigger.head.dep_ == "prep":  # "was in talks with X to supply Y"
+        scope += [t for c in trigger.head.head.children if c.dep_ in ("advcl", "xcomp") for t in c.subtree]
+    return any(t.lemma_.lower() in SUPPLY_VERBS | ACQUIRE_VERBS | {"supply"} and t.i != trigger.i for t in scope)
+
+
+VEHICLE_WORDS = {"car", "vehicle", "model", "suv", "ev", "truck", "van", "sedan", "pickup", "crossover", "hatchback"}
+
+
+def _is_vehicle(token: Token | None) -> bool:
+    return token is not None and token.lemma_.lower() in VEHICLE_WORDS
 
 
 def _places_in(tokens: list[Token], args: Args) -> list[Arg]:
@@ -323,20 +338,26 @@ def make_verb_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     if any(o.lemma_.lower() in FACILITY_NOUNS for o in objects):
         return  # building a plant: the plant's own frame reads it
     passive = _is_passive(trigger)
-    makers = prep_objects([trigger], {"by"}, args) if passive else []
+    phrase = _phrase_tokens(trigger)
+    makers = [a for a in prep_objects(phrase, {"by"}, args) if a.label == "ORG"] if passive else []
     if not makers:
         makers = [a for a in subjects(trigger, args) if a.label == "ORG"]
-    places = _places_in([trigger, *objects], args) or _where_place(trigger, args)
+    places = _places_in(phrase, args) or _where_place(trigger, args)
     if not makers:
         makers = [a for a in prep_objects([trigger, *objects], PLACE_PREPS, args, deep=True) if a.label == "ORG"]
     component = _first(objects)
     for maker, place in _pairs(makers, places):
         if maker.label == "ORG":
             yield "MANUFACTURES_AT", maker, place, component, 0.8
-    if trigger.pos_ == "VERB":
-        customers = [a for a in prep_objects([trigger, *objects], {"for"}, args) if a.label == "ORG"]
+    if trigger.pos_ == "VERB" and not _is_vehicle(component):
+        # "Panasonic makes batteries for Tesla"; assembling cars for a brand is contract work, not supply
+        customers = [a for a in prep_objects(phrase, {"for"}, args) if a.label == "ORG"]
         for maker, customer in _pairs(makers, customers):
             yield "SUPPLIES", maker, customer, component, 0.7
+    if passive and trigger.dep_ == "acl" and makers:
+        # "fit inflators made by Takata": whoever fits them buys from the maker
+        for maker, customer in _pairs(makers, [a for a in subjects(trigger.head, args) if a.label == "ORG"]):
+            yield "SUPPLIES", maker, customer, trigger.head, 0.65
 
 
 def facility_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:

@@ -11,7 +11,7 @@ from spacy.util import filter_spans
 
 from .gazetteer import Gazetteer, load_gazetteer, strip_legal
 
-FACILITY_WORDS = ["plant", "plants", "factory", "factories", "gigafactory", "works", "facility", "complex"]
+FACILITY_WORDS = ["plant", "plants", "factory", "factories", "gigafactory", "facility", "complex"]
 SCORED_LABELS = ("ORG", "GPE", "FACILITY", "COMPONENT", "PERSON")
 NAME_LIKE_LABELS = {"ORG", "GPE", "PERSON", "NORP", "PRODUCT", "FAC", "LOC", "WORK_OF_ART", "EVENT"}
 
@@ -109,6 +109,8 @@ def fix_entities(doc: Doc, gazetteer: Gazetteer) -> Doc:
             label = "FACILITY"
         if label == "FACILITY" and _names_only_a_place(span, gazetteer):
             continue  # "US assembly plants" is no named plant
+        if label in ("GPE", "PERSON", "NORP") and _coordinated_with_org(span) and not gazetteer.place(span.text):
+            label = "ORG"  # "Autoliv, TRW Automotive and Daicel": a list of companies
         fixed_span = Span(doc, span.start, span.end, label=label, kb_id=ent.kb_id_)
         if label == "COMPONENT":
             fixed_span = component_span(fixed_span)
@@ -163,6 +165,11 @@ def component_span(span: Span) -> Span | None:
     while start < end and (not doc[start].is_alpha or doc[start].lower_ in EVALUATIVE_WORDS):
         start += 1
     return Span(doc, start, end, label="COMPONENT")
+
+
+def _coordinated_with_org(span: Span) -> bool:
+    root = span.root
+    return any(other.ent_type_ == "ORG" for other in root.conjuncts)
 
 
 def _names_only_a_place(span: Span, gazetteer: Gazetteer) -> bool:

@@ -9,7 +9,7 @@ STATUSES = ("active", "planned", "possible", "ended", "denied")
 ENDED_VERBS = {
     "end", "terminate", "cancel", "scrap", "abandon", "quit", "exit", "dissolve", "drop",
     "halt", "withdraw", "sever", "unwind", "axe", "ditch", "dump", "discontinue", "stop",
-    "divest", "shelve", "split", "cease", "shut", "close", "suspend",
+    "divest", "shelve", "split", "cease", "shut", "close", "suspend", "rescind", "scrap",
 }
 ENDED_PARTICLES = {
     ("walk", "away"), ("wind", "down"), ("pull", "out"), ("back", "out"), ("break", "up"),
@@ -18,6 +18,7 @@ ENDED_PARTICLES = {
 ENDED_WORDS = {"history", "former", "formerly", "longer", "defunct", "dissolution", "termination", "exit", "collapse"}
 NOT_GOING_AHEAD = {"go", "proceed", "happen", "materialize", "materialise", "continue"}
 DENIED_VERBS = {"deny", "reject", "dismiss", "refute", "rebuff"}
+DENIED_WORDS = {"incorrect", "untrue", "baseless", "unfounded", "inaccurate", "false", "groundless"}
 DENIED_PARTICLES = {("rule", "out")}
 POSSIBLE_WORDS = {
     "may", "might", "could", "would", "possibly", "potentially", "reportedly", "allegedly",
@@ -33,7 +34,7 @@ PLANNED_WORDS = {
 }
 WEAK_PLANNED = {"planned", "proposed", "prospective", "future"}
 ACTIVE_WORDS = {"existing", "current", "ongoing", "already", "long-standing", "longstanding", "continuing"}
-CUE_CHILD_DEPS = ("aux", "auxpass", "neg", "prt", "advmod", "det", "acomp", "attr", "amod")
+CUE_CHILD_DEPS = ("aux", "auxpass", "neg", "prt", "advmod", "det", "acomp", "attr", "amod", "oprd")
 
 
 def _chain(trigger: Token, limit: int = 8) -> list[Token]:
@@ -62,13 +63,14 @@ def _status_at(token: Token) -> str | None:
     words = {t.lemma_.lower() for t in cues} | {t.lower_ for t in cues}
     particles = {(token.lemma_.lower(), child.lower_) for child in token.children if child.dep_ in ("prt", "advmod", "prep")}
     negated = _negated(token)
-    if words & DENIED_VERBS or particles & DENIED_PARTICLES:
+    if words & (DENIED_VERBS | DENIED_WORDS) or particles & DENIED_PARTICLES:
         return "denied"
     if negated and token.lemma_.lower() in ("plan", "intention", "intend", "talk", "talks", "consider"):
         return "denied"
     if negated and token.lemma_.lower() in NOT_GOING_AHEAD | RENEWALS:
         return "ended"  # "the venture will not go ahead", "will not renew the contract"
-    if words & (ENDED_VERBS | ENDED_WORDS) or particles & ENDED_PARTICLES:
+    verbs_here = {t.lemma_.lower() for t in cues if t.pos_ in ("VERB", "NOUN")}
+    if verbs_here & ENDED_VERBS or words & ENDED_WORDS or particles & ENDED_PARTICLES or _on_hold(token):
         return "ended"
     if words & POSSIBLE_WORDS:
         return "denied" if negated else "possible"
@@ -77,6 +79,11 @@ def _status_at(token: Token) -> str | None:
     if negated and token.pos_ in ("VERB", "AUX"):
         return "denied"
     return None
+
+
+def _on_hold(token: Token) -> bool:
+    """'put the venture on hold'."""
+    return any(p.lower_ == "on" and any(o.lower_ == "hold" for o in p.children) for p in token.children if p.dep_ == "prep")
 
 
 def _starts_later(token: Token) -> bool:
@@ -138,4 +145,10 @@ def status_of(trigger: Token, default: str = "active") -> str:
         return "active"
     if "denied" in statuses:
         return "denied"
-    return next((status for status in statuses if status), default)
+    position = next((n for n, status in enumerate(statuses) if status), None)
+    if position is None:
+        return default
+    nearest = statuses[position]
+    if nearest in ("planned", "possible") and "ended" in statuses[position + 1 :]:
+        return "ended"  # "scrapped plans to build", "called off talks"
+    return nearest
