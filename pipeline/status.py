@@ -37,13 +37,26 @@ ACTIVE_WORDS = {"existing", "current", "ongoing", "already", "long-standing", "l
 CUE_CHILD_DEPS = ("aux", "auxpass", "neg", "prt", "advmod", "det", "acomp", "attr", "amod", "oprd")
 
 
+def _stops_here(token: Token) -> bool:
+    """Where a statement of its own begins: a relative clause; an apposition
+    to a subject ("Sony Honda Mobility, the venture of Sony and Honda, plans
+    to launch" does not make the venture planned); an adverbial or
+    coordinated clause with a subject of its own ("..., while Hyundai has
+    signed a partnership")."""
+    if token.dep_ == "relcl":
+        return True
+    if token.dep_ == "appos":
+        return token.head.dep_ in ("nsubj", "nsubjpass")
+    if token.dep_ in ("advcl", "conj") and token.pos_ in ("VERB", "AUX"):
+        return any(c.dep_ in ("nsubj", "nsubjpass") for c in token.children)
+    return False
+
+
 def _chain(trigger: Token, limit: int = 8) -> list[Token]:
-    """The trigger and the heads above it, nearest first, up to the clause
-    root. An apposition or a relative clause is a statement of its own:
-    "Sony Honda Mobility, the venture of Sony and Honda, plans to launch"
-    does not make the venture planned."""
+    """The trigger and the heads above it, nearest first, up to where the
+    statement it belongs to ends."""
     chain, token = [trigger], trigger
-    while token.head.i != token.i and len(chain) < limit and token.dep_ not in ("appos", "relcl"):
+    while token.head.i != token.i and len(chain) < limit and not _stops_here(token):
         token = token.head
         chain.append(token)
     return chain
@@ -72,13 +85,34 @@ def _status_at(token: Token) -> str | None:
     verbs_here = {t.lemma_.lower() for t in cues if t.pos_ in ("VERB", "NOUN")}
     if verbs_here & ENDED_VERBS or words & ENDED_WORDS or particles & ENDED_PARTICLES or _on_hold(token):
         return "ended"
-    if words & POSSIBLE_WORDS:
+    if token.lemma_.lower() == "expect" and _expects_a_deal(token):
+        return "possible"  # "are expected to sign a memorandum": not done yet
+    if words & POSSIBLE_WORDS or _in_talks(token):
         return "denied" if negated else "possible"
-    if words & PLANNED_WORDS or any(t.tag_ == "MD" for t in cues) or _is_to(token) or _starts_later(token):
+    planned_words = words & PLANNED_WORDS
+    if token.lemma_.lower() == "set" and any(c.dep_ == "prt" for c in token.children):
+        planned_words = planned_words - {"set"}  # "set up a venture" is doing it, "set to" is planning it
+    if planned_words or any(t.tag_ == "MD" for t in cues) or _is_to(token) or _starts_later(token) or _to_be_done(token):
         return "planned"
     if negated and token.pos_ in ("VERB", "AUX"):
         return "denied"
     return None
+
+
+DEAL_MAKING = {"sign", "announce", "agree", "reach", "finalize", "finalise", "conclude", "unveil", "seal", "ink"}
+
+
+def _expects_a_deal(token: Token) -> bool:
+    passive = token.tag_ == "VBN" or any(c.dep_ == "auxpass" for c in token.children)
+    return passive and any(c.dep_ == "xcomp" and c.lemma_.lower() in DEAL_MAKING for c in token.children)
+
+
+def _in_talks(token: Token) -> bool:
+    """'Tesla is in advanced talks with LG Chem to source cells'."""
+    return token.pos_ in ("VERB", "AUX") and any(
+        p.lower_ == "in" and any(o.lemma_.lower() in ("talk", "talks", "negotiation", "discussion") for o in p.children)
+        for p in token.children if p.dep_ == "prep"
+    )
 
 
 def _on_hold(token: Token) -> bool:
@@ -96,6 +130,11 @@ def _starts_later(token: Token) -> bool:
             if any(t.ent_type_ == "DATE" for t in prep.subtree):
                 return True
     return False
+
+
+def _to_be_done(token: Token) -> bool:
+    """'cars to be built at its Shanghai plant'."""
+    return token.tag_ == "VBN" and any(c.lower_ == "to" and c.dep_ == "aux" for c in token.children)
 
 
 def _is_to(token: Token) -> bool:
@@ -117,8 +156,18 @@ def _chain_statuses(trigger: Token) -> list[str | None]:
         if status == "denied" and token.lemma_ == "be" and _first_of_kind(trigger):
             status = None  # "this is not their first collaboration"
         statuses.append(status)
-        crossed = crossed or token.dep_ == "advcl"
+        # a participle clause ("choosing to buy", "using parts") is not ended with its host
+        crossed = crossed or (token.dep_ == "advcl" and token.tag_ in ("VBG", "VBN"))
     return statuses
+
+
+def _replaced_object(trigger: Token) -> bool:
+    """'replaced the chips it bought from Nvidia': what was bought is gone."""
+    clause = trigger if trigger.dep_ == "relcl" else None
+    if clause is None:
+        return False
+    governor = clause.head
+    return governor.dep_ == "dobj" and governor.head.lemma_.lower() in ENDED_VERBS | {"replace", "swap"}
 
 
 def _first_of_kind(trigger: Token) -> bool:
@@ -139,8 +188,11 @@ def status_of(trigger: Token, default: str = "active") -> str:
         return "active"
     if modifiers & WEAK_PLANNED:  # "a planned factory": planned unless the sentence says more
         default = "planned"
+    if _replaced_object(trigger):
+        return "ended"
     own = [_status_at(c) for c in trigger.children if c.dep_ in ("relcl", "acl") and c.pos_ in ("VERB", "AUX")]
-    statuses = [s for s in own if s in ("ended", "denied")] + _chain_statuses(trigger)
+    own_ended = [s for s in own if s in ("ended", "denied")]
+    statuses = own_ended + _chain_statuses(trigger)
     if "ended" in statuses and "denied" in statuses[statuses.index("ended") + 1 :]:
         return "active"
     if "denied" in statuses:
@@ -149,6 +201,9 @@ def status_of(trigger: Token, default: str = "active") -> str:
     if position is None:
         return default
     nearest = statuses[position]
-    if nearest in ("planned", "possible") and "ended" in statuses[position + 1 :]:
-        return "ended"  # "scrapped plans to build", "called off talks"
+    chain = [None] * len(own_ended) + _chain(trigger)
+    carrier = chain[position] if position < len(chain) else None
+    if nearest in ("planned", "possible") and carrier is not None and carrier.pos_ == "NOUN" \
+            and "ended" in statuses[position + 1 :]:
+        return "ended"  # "scrapped plans to build", "called off talks": the plan itself ended
     return nearest
