@@ -170,6 +170,10 @@ def _origin_of(ent: Span, gazetteer: Gazetteer) -> str | None:
             continue
         if token.dep_ == "poss" and token.ent_type_ == "GPE":
             return gazetteer.place(token.text)
+        if token.dep_ == "prep" and token.lower_ == "of":  # "CATL of China"
+            place = next((p for p in token.children if p.dep_ == "pobj" and p.ent_type_ == "GPE"), None)
+            if place is not None:
+                return gazetteer.place(place.text) or place.text
         if token.dep_ in ("amod", "compound", "nmod") and token.ent_type_ == "NORP":
             return gazetteer.demonyms.get(token.text)
     return None
@@ -325,7 +329,7 @@ def _inside(target: Token, args: Args) -> list[Arg]:
 
 
 PLAN_NOUNS = {"plan", "talk", "talks", "deal", "agreement", "contract", "effort", "decision", "move", "intention",
-              "project", "venture", "partnership", "bid", "attempt", "order", "negotiation", "preparation"}
+              "project", "venture", "partnership", "bid", "attempt", "order", "negotiation", "preparation", "interest"}
 
 
 def governing_parties(token: Token, args: Args, nouns: set[str], hops: int = 5) -> list[Arg]:

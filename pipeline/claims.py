@@ -21,13 +21,16 @@ from .status import status_of
 
 SUPPLY_VERBS = {"supply", "provide", "deliver", "sell", "ship", "furnish", "equip"}
 ACQUIRE_VERBS = {
-    "import", "buy", "source", "procure", "purchase", "order", "obtain", "receive", "rely",
+    "import", "buy", "source", "procure", "purchase", "order", "obtain", "receive", "rely", "depend", "fit", "install",
     "use", "adopt", "tap", "choose", "select", "pick", "get", "take", "come", "arrive", "secure",
 }
 PICK_VERBS = {"tap", "choose", "select", "pick"}
 SUPPLIER_NOUNS = {"supplier", "vendor", "provider"}
 DEAL_NOUNS = {"deal", "agreement", "contract", "order"}
 WIN_VERBS = {"win", "receive", "secure", "land", "get", "bag", "clinch", "obtain"}
+PACT_NOUNS = {"partnership", "pact", "memorandum", "mou", "alliance", "cooperation"}
+CUSTOMER_NOUNS = {"customer", "client", "buyer"}
+SUPPLY_NOUNS = {"delivery", "shipment", "supply"}
 TALK_NOUNS = {"talk", "talks", "negotiation", "negotiations", "discussion", "discussions"}
 PARTNER_VERBS = {
     "partner", "collaborate", "cooperate", "team", "ally", "codevelop", "link", "tie", "align",
@@ -124,6 +127,13 @@ def supply_verb_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iter
     with Z about supplying Y'."""
     passive = _is_passive(trigger)
     suppliers = prep_objects([trigger], {"by"}, args) if passive else subjects(trigger, args)
+    controller = trigger.head if trigger.dep_ in ("xcomp", "advcl", "ccomp") else None
+    chosen = [a for o in children(controller, {"dobj"}) for a in args_at(o, args, owners=False) if a.label == "ORG"] if controller is not None else []
+    if chosen and not children(trigger, {"nsubj"}):
+        # "Mahindra has lined up BYD to supply packs": BYD supplies, Mahindra buys
+        for supplier, customer in _pairs(chosen, [a for a in subjects(controller, args) if a.label == "ORG"]):
+            yield "SUPPLIES", supplier, customer, _first(children(trigger, {"dobj"})), 0.75
+        return
     customers = prep_objects([trigger, *children(trigger, {"dobj"})], {"to", "for"}, args)
     # "supply BMW" names the customer; "sell the company's cars" does not
     customers += [a for t in children(trigger, {"dobj", "dative"}) for a in args_at(t, args, owners=False)]
@@ -140,7 +150,7 @@ def supply_verb_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iter
             yield "SUPPLIES", supplier, customer, component, 0.7
         return
     if not customers:
-        customers = governing_parties(trigger, args, TALK_NOUNS | DEAL_NOUNS)
+        customers = governing_parties(trigger, args, TALK_NOUNS | DEAL_NOUNS | PACT_NOUNS)
     for supplier, customer in _pairs(suppliers, customers):
         if supplier.label == customer.label == "ORG":
             yield "SUPPLIES", supplier, customer, component, 0.85
@@ -159,9 +169,13 @@ def acquire_verb_frames(trigger: Token, args: Args, lemma: str, topic: Arg | Non
     if lemma in PICK_VERBS:  # "BMW taps CATL": the company picked supplies
         origins = [a for o in objects for a in args_at(o, args) if a.label == "ORG"]
     else:
-        origins = prep_objects(_phrase_tokens(trigger), {"from"} | ({"in"} if lemma in ("source", "procure") else set()), args)
+        preps = {"from"} | ({"in"} if lemma in ("source", "procure") else set()) | ({"on"} if lemma in ("rely", "depend") else set())
+        origins = prep_objects(_phrase_tokens(trigger), preps, args)
+        # "Nio uses Qualcomm chips": a part named by its maker
+        origins += [args[c.i] for o in objects for c in o.children
+                    if c.dep_ == "compound" and c.i in args and args[c.i].label == "ORG" and args[c.i] not in origins]
     if not origins:
-        origins = governing_parties(trigger, args, TALK_NOUNS | DEAL_NOUNS)
+        origins = governing_parties(trigger, args, TALK_NOUNS | DEAL_NOUNS | PACT_NOUNS)
     if not origins:
         return
     customers = subjects(trigger, args)
@@ -205,9 +219,40 @@ def supplier_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     suppliers += [a for a in subjects(trigger, args, hops=3, owners_count=False) if a not in suppliers]
     customers = prep_objects([trigger], {"to", "for", "of"}, args)
     customers += [a for t in children(trigger, {"poss"}) for a in args_at(t, args)]
+    if trigger.dep_ == "pobj" and trigger.head.lower_ == "as" and not customers:
+        customers = subjects(trigger.head.head, args)  # "Toyota added Toshiba as a battery supplier"
     for supplier, customer in _pairs(suppliers, customers):
         if supplier.label == customer.label == "ORG" and supplier not in customers:
             yield "SUPPLIES", supplier, customer, None, 0.75
+
+
+def customer_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
+    """'X counts GM and BMW among its customers', 'Maruti was lost as a
+    customer', 'X, a customer of Y'."""
+    customers: list[Arg] = []
+    if trigger.dep_ == "pobj" and trigger.head.lower_ in ("as", "among"):
+        verb = trigger.head.head
+        customers = [a for o in children(verb, {"dobj", "nsubjpass"}) for a in args_at(o, args, owners=False)]
+        suppliers = [a for a in subjects(verb, args) if a not in customers] if not children(verb, {"nsubjpass"}) else []
+    else:
+        customers = args_at(trigger.head, args) if trigger.dep_ == "appos" else []
+        suppliers = []
+    suppliers += [a for a in prep_objects([trigger], {"of", "for"}, args) if a not in suppliers]
+    for supplier, customer in _pairs(suppliers, customers):
+        if supplier.label == customer.label == "ORG":
+            yield "SUPPLIES", supplier, customer, None, 0.7
+
+
+def supply_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
+    """'deliveries of batteries to the carmaker', 'its shipments to Tesla'."""
+    customers = [a for a in prep_objects([trigger], {"to", "for"}, args) if a.label == "ORG"]
+    if not customers:
+        return
+    suppliers = [a for c in children(trigger, {"poss"}) for a in args_at(c, args)] or subjects(trigger, args)
+    component = _first([p for prep in children(trigger, {"prep"}) if prep.lower_ == "of" for p in children(prep, {"pobj"})])
+    for supplier, customer in _pairs(suppliers, customers):
+        if supplier.label == "ORG":
+            yield "SUPPLIES", supplier, customer, component, 0.7
 
 
 def _is_supply_deal(trigger: Token, args: Args) -> bool:
@@ -428,12 +473,21 @@ def _frames_for(trigger: Token, args: Args, gazetteer: Gazetteer, topic: Arg | N
         yield from acquire_verb_frames(trigger, args, lemma, topic)
     elif pos == "NOUN" and lemma in SUPPLIER_NOUNS:
         yield from supplier_noun_frames(trigger, args)
+    elif pos == "NOUN" and lemma in CUSTOMER_NOUNS:
+        yield from customer_noun_frames(trigger, args)
+    elif pos == "NOUN" and lemma in SUPPLY_NOUNS and not _is_supply_deal_modifier(trigger):
+        yield from supply_noun_frames(trigger, args)
     elif (pos == "VERB" and lemma in PARTNER_VERBS) or (pos in ("NOUN", "PROPN") and lemma in PARTNER_NOUNS) or _is_joint(trigger):
         yield from partner_frames(trigger, args, gazetteer)
     elif (pos == "VERB" and lemma in MAKE_VERBS) or (pos == "NOUN" and lemma in MAKE_NOUNS and trigger.dep_ in ("dobj", "nsubj", "pobj")):
         yield from make_verb_frames(trigger, args)
     if (pos in ("NOUN", "PROPN") and lemma in FACILITY_NOUNS) or (trigger.i in args and args[trigger.i].label == "FACILITY" and trigger.i == args[trigger.i].span.root.i):
         yield from facility_noun_frames(trigger, args)
+
+
+def _is_supply_deal_modifier(token: Token) -> bool:
+    """'supply deal', 'supply chain': the noun only modifies another."""
+    return token.dep_ in ("compound", "amod", "nmod")
 
 
 def _is_joint(token: Token) -> bool:

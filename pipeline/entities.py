@@ -53,9 +53,18 @@ class GazetteerRuler:
         found = [Span(doc, start, end, label=label) for label, matches in (
             ("FACILITY", self.facilities(doc)), ("ORG", self.companies(doc)), ("COMPONENT", self.components(doc)),
         ) for _id, start, end in matches]
+        found = [span for span in found if span.label_ != "COMPONENT" or not _inside_a_name(span)]
         if found:
             doc.ents = filter_spans(found)  # longest match wins; the NER fills in around them
         return doc
+
+
+def _inside_a_name(span: Span) -> bool:
+    """'H2 Green Steel': a component word written as part of a proper name."""
+    if not all(t.is_title or t.is_upper for t in span):
+        return False
+    before = span.doc[span.start - 1] if span.start > 0 else None
+    return before is not None and not before.is_sent_start and (before.pos_ == "PROPN" or before.is_title)
 
 
 def _plural_term(term: str) -> str:

@@ -24,7 +24,7 @@ POSSIBLE_WORDS = {
     "may", "might", "could", "would", "possibly", "potentially", "reportedly", "allegedly",
     "possibility", "potential", "option", "talk", "talks", "consider", "weigh", "explore",
     "discuss", "negotiate", "negotiation", "evaluate", "study", "mull", "eye", "seek",
-    "rumor", "rumour", "speculation", "candidate", "likely", "poised", "favour", "favor", "hope",
+    "rumor", "rumour", "speculation", "candidate", "likely", "poised", "favour", "favor", "hope", "interest",
 }
 RENEWALS = {"renew", "extend", "continue", "prolong"}
 START_PREPS = {"from", "starting", "beginning"}
