@@ -30,6 +30,8 @@ DEAL_NOUNS = {"deal", "agreement", "contract", "order"}
 WIN_VERBS = {"win", "receive", "secure", "land", "get", "bag", "clinch", "obtain"}
 PACT_NOUNS = {"partnership", "pact", "memorandum", "mou", "alliance", "cooperation"}
 CUSTOMER_NOUNS = {"customer", "client", "buyer"}
+CHOOSING_VERBS = {"add", "name", "pick", "choose", "select", "appoint", "tap", "nominate", "hire", "keep", "retain",
+                  "bring", "sign", "list", "confirm", "designate", "lose", "drop", "count", "win"}
 SUPPLY_NOUNS = {"delivery", "shipment", "supply"}
 TALK_NOUNS = {"talk", "talks", "negotiation", "negotiations", "discussion", "discussions"}
 PARTNER_VERBS = {
@@ -213,13 +215,14 @@ def supplier_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     while head.dep_ in ("conj", "pobj", "prep") and head.head.i != head.i:
         head = head.head  # "... maker and a supplier to Tesla", "one of Tesla's suppliers"
     suppliers = args_at(head.head, args) if head.dep_ == "appos" else []
-    if trigger.dep_ == "pobj" and trigger.head.lower_ == "as":
+    if trigger.dep_ == "pobj" and trigger.head.lower_ == "as" and trigger.head.head.lemma_.lower() in CHOOSING_VERBS:
         verb = trigger.head.head
         suppliers += [a for o in children(verb, {"dobj", "nsubjpass"}) for a in args_at(o, args, owners=False)]
     suppliers += [a for a in subjects(trigger, args, hops=3, owners_count=False) if a not in suppliers]
     customers = prep_objects([trigger], {"to", "for", "of"}, args)
     customers += [a for t in children(trigger, {"poss"}) for a in args_at(t, args)]
-    if trigger.dep_ == "pobj" and trigger.head.lower_ == "as" and not customers:
+    if trigger.dep_ == "pobj" and trigger.head.lower_ == "as" and not customers \
+            and trigger.head.head.lemma_.lower() in CHOOSING_VERBS:
         customers = subjects(trigger.head.head, args)  # "Toyota added Toshiba as a battery supplier"
     for supplier, customer in _pairs(suppliers, customers):
         if supplier.label == customer.label == "ORG" and supplier not in customers:
@@ -385,7 +388,8 @@ def make_verb_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     passive = _is_passive(trigger)
     phrase = _phrase_tokens(trigger)
     makers = [a for a in prep_objects(phrase, {"by"}, args) if a.label == "ORG"] if passive else []
-    if not makers:
+    if not makers and not (passive and trigger.dep_ in ("acl", "amod")):
+        # "GM would buy cells made in the US": a participle's maker is not the buyer
         makers = [a for a in subjects(trigger, args) if a.label == "ORG"]
     places = _places_in(phrase, args) or _where_place(trigger, args)
     if not makers:
