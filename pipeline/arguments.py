@@ -14,7 +14,7 @@ from .gazetteer import Gazetteer
 REFERENCE_NOUNS = {
     "company": None, "firm": None, "group": None, "giant": None, "brand": None,
     "automaker": "oem", "carmaker": "oem", "manufacturer": None, "maker": None, "oem": "oem",
-    "supplier": "supplier", "startup": None, "producer": None, "chipmaker": "supplier",
+    "supplier": "supplier", "startup": None, "producer": None, "chipmaker": "supplier", "owner": None,
 }
 OEM_KINDS = {"automaker", "truckmaker", "joint_venture"}
 SUPPLIER_KINDS = {"supplier", "battery", "semiconductor", "tech", "materials", "joint_venture"}
@@ -239,7 +239,9 @@ def args_at(token: Token, args: Args, owners: bool = True) -> list[Arg]:
                     arg = args[child.i]
                     break
         if arg is None and owners and member.pos_ in ("NOUN", "PROPN"):
-            arg = next((args[c.i] for c in member.children if c.dep_ == "poss" and c.i in args and args[c.i].label == "ORG"), None)
+            # "Hyundai's plants", "Tata Motors Passenger Vehicles"
+            arg = next((args[c.i] for c in member.children
+                        if c.dep_ in ("poss", "compound") and c.i in args and args[c.i].label == "ORG"), None)
         for one in (arg.members or (arg,)) if arg is not None else ():
             if one not in found:
                 found.append(one)
@@ -344,6 +346,7 @@ def governing_parties(token: Token, args: Args, nouns: set[str], hops: int = 5) 
         if current.lemma_.lower() in nouns:
             return prep_objects([current], {"with"}, args)
         beside = [p for prep in children(current, {"prep"}) for p in children(prep, {"pobj"}) if p.lemma_.lower() in nouns]
+        beside += [o for o in children(current, {"dobj"}) if o.lemma_.lower() in nouns]  # "signed a partnership with X to buy"
         if beside:
             return prep_objects(beside, {"with"}, args)
     return []

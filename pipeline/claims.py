@@ -247,11 +247,16 @@ def customer_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
 
 
 def supply_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
-    """'deliveries of batteries to the carmaker', 'its shipments to Tesla'."""
+    """'deliveries of batteries to the carmaker', 'its shipments to Tesla',
+    'Apple is in talks with CATL over the supply of batteries'."""
     customers = [a for a in prep_objects([trigger], {"to", "for"}, args) if a.label == "ORG"]
+    suppliers = [a for c in children(trigger, {"poss"}) for a in args_at(c, args)]
     if not customers:
-        return
-    suppliers = [a for c in children(trigger, {"poss"}) for a in args_at(c, args)] or subjects(trigger, args)
+        parties = governing_parties(trigger, args, TALK_NOUNS | DEAL_NOUNS | PACT_NOUNS)
+        if not parties:
+            return
+        suppliers, customers = parties, [a for a in subjects(trigger, args) if a not in parties]
+    suppliers = suppliers or subjects(trigger, args)
     component = _first([p for prep in children(trigger, {"prep"}) if prep.lower_ == "of" for p in children(prep, {"pobj"})])
     for supplier, customer in _pairs(suppliers, customers):
         if supplier.label == "ORG":
@@ -481,12 +486,29 @@ def _frames_for(trigger: Token, args: Args, gazetteer: Gazetteer, topic: Arg | N
         yield from customer_noun_frames(trigger, args)
     elif pos == "NOUN" and lemma in SUPPLY_NOUNS and not _is_supply_deal_modifier(trigger):
         yield from supply_noun_frames(trigger, args)
+    elif pos == "NOUN" and lemma == "chain" and any(c.lemma_.lower() == "supply" for c in trigger.children):
+        yield from supply_chain_frames(trigger, args)
     elif (pos == "VERB" and lemma in PARTNER_VERBS) or (pos in ("NOUN", "PROPN") and lemma in PARTNER_NOUNS) or _is_joint(trigger):
         yield from partner_frames(trigger, args, gazetteer)
     elif (pos == "VERB" and lemma in MAKE_VERBS) or (pos == "NOUN" and lemma in MAKE_NOUNS and trigger.dep_ in ("dobj", "nsubj", "pobj")):
         yield from make_verb_frames(trigger, args)
     if (pos in ("NOUN", "PROPN") and lemma in FACILITY_NOUNS) or (trigger.i in args and args[trigger.i].label == "FACILITY" and trigger.i == args[trigger.i].span.root.i):
         yield from facility_noun_frames(trigger, args)
+
+
+def supply_chain_frames(trigger: Token, args: Args) -> Iterator[Frame]:
+    """'LG Display and LG Chem are part of Apple's supply chain', 'adds EVE to
+    the supply chain of its Shanghai factory'."""
+    customers = [a for c in children(trigger, {"poss"}) for a in args_at(c, args)]
+    customers += prep_objects([trigger], {"of", "for"}, args)
+    if not customers:
+        return
+    added = [a for o in children(trigger.head.head, {"dobj"}) for a in args_at(o, args, owners=False)] \
+        if trigger.dep_ == "pobj" and trigger.head.lower_ in ("to", "into") else []
+    suppliers = added or [a for a in subjects(trigger, args) if a not in customers]
+    for supplier, customer in _pairs(suppliers, customers):
+        if supplier.label == customer.label == "ORG":
+            yield "SUPPLIES", supplier, customer, None, 0.7
 
 
 def _is_supply_deal_modifier(token: Token) -> bool:

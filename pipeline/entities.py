@@ -64,7 +64,7 @@ def _inside_a_name(span: Span) -> bool:
     if not all(t.is_title or t.is_upper for t in span):
         return False
     before = span.doc[span.start - 1] if span.start > 0 else None
-    return before is not None and not before.is_sent_start and (before.pos_ == "PROPN" or before.is_title)
+    return before is not None and before.lower_ not in ("the", "a", "an", "new") and (before.pos_ == "PROPN" or before.is_title)
 
 
 def _plural_term(term: str) -> str:
