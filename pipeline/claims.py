@@ -606,11 +606,15 @@ def merge(candidates: list[tuple[Candidate, str]]) -> list[Claim]:
 
 
 def _prefer_facilities(claims: list[Claim]) -> list[Claim]:
-    """'Assembled in France ... at the Cleon plant': keep the most specific place."""
-    with_facility = {c.subject for c in claims if c.relation == "MANUFACTURES_AT" and c.object_label == "FACILITY"}
+    """'Assembled in France ... at the Cleon plant in northern France': a
+    place named again where the company's plant is named is that plant."""
+    facility_sentences = {
+        c.subject: c.evidence for c in claims if c.relation == "MANUFACTURES_AT" and c.object_label == "FACILITY"
+    }
     return [
         c for c in claims
-        if not (c.relation == "MANUFACTURES_AT" and c.object_label == "GPE" and c.subject in with_facility)
+        if not (c.relation == "MANUFACTURES_AT" and c.object_label == "GPE" and c.subject in facility_sentences
+                and c.object in facility_sentences[c.subject])
     ]
 
 

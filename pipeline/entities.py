@@ -118,6 +118,11 @@ def fix_entities(doc: Doc, gazetteer: Gazetteer) -> Doc:
             label = "FACILITY"
         if label == "FACILITY" and _names_only_a_place(span, gazetteer):
             continue  # "US assembly plants" is no named plant
+        if label == "FACILITY" and _names_only_a_company(span, gazetteer):
+            # "a Nidec factory" is the company's unnamed plant: keep the company
+            company_end = next(t.i for t in span if t.lower_ in FACILITY_WORDS or t.pos_ != "PROPN")
+            fixed.append(Span(doc, span.start, company_end, label="ORG"))
+            continue
         if label in ("GPE", "PERSON", "NORP") and _coordinated_with_org(span) and not gazetteer.place(span.text):
             label = "ORG"  # "Autoliv, TRW Automotive and Daicel": a list of companies
         fixed_span = Span(doc, span.start, span.end, label=label, kb_id=ent.kb_id_)
@@ -179,6 +184,11 @@ def component_span(span: Span) -> Span | None:
 def _coordinated_with_org(span: Span) -> bool:
     root = span.root
     return any(other.ent_type_ == "ORG" for other in root.conjuncts)
+
+
+def _names_only_a_company(span: Span, gazetteer: Gazetteer) -> bool:
+    proper = [t for t in span if t.pos_ == "PROPN" and t.lower_ not in FACILITY_WORDS]
+    return bool(proper) and proper[0].i == span.start and gazetteer.company(" ".join(t.text for t in proper)) is not None
 
 
 def _names_only_a_place(span: Span, gazetteer: Gazetteer) -> bool:
