@@ -320,7 +320,9 @@ def prep_objects(tokens: list[Token], preps: set[str], args: Args, deep: bool = 
 def _inside(target: Token, args: Args) -> list[Arg]:
     """Arguments inside a phrase, nearest first: its name modifiers
     ("China's Guangdong province": Guangdong, then China), then the rest."""
-    near = sorted(children(target, {"compound", "nmod", "amod"}), key=lambda t: -t.i) + children(target, {"poss"})
+    named_by_of = [o for p in children(target, {"prep"}) if p.lower_ == "of" for o in children(p, {"pobj"})]
+    # "the U.S. state of South Carolina": South Carolina; "China's Guangdong province": Guangdong
+    near = named_by_of + sorted(children(target, {"compound", "nmod", "amod"}), key=lambda t: -t.i) + children(target, {"poss"})
     rest = [t for t in target.subtree if t.i != target.i and t not in near]
     found = []
     for token in near + rest:

@@ -445,7 +445,17 @@ def _most_specific(places: list[Arg]) -> list[Arg]:
         return []
     first = places[0]
     coordinated = {c.i for c in first.span.root.conjuncts} | {first.span.root.i}
-    return [p for p in places if p.span.root.i in coordinated]
+    prep = first.span.root.head
+    sibling_preps = {prep.i} | {c.i for c in prep.conjuncts} if prep.dep_ == "prep" else set()
+    # "in Saarbrücken, in South Carolina and in Shanghai": coordinated phrases count too
+    return [p for p in places if p.span.root.i in coordinated or _prep_of_place(p) in sibling_preps]
+
+
+def _prep_of_place(place: Arg) -> int | None:
+    token = place.span.root
+    while token.dep_ != "prep" and token.head.i != token.i:
+        token = token.head
+    return token.i if token.dep_ == "prep" else None
 
 
 SWITCH_VERBS = {"replace", "switch", "swap", "drop", "ditch", "dump"}
