@@ -133,6 +133,8 @@ def _is_group_pronoun(token: Token) -> bool:
     """'they', 'their', 'the partners', 'the two carmakers', 'both companies'."""
     if token.lower_ in ("they", "their") and token.dep_ in ("nsubj", "nsubjpass", "poss"):
         return True
+    if token.lower_ in ("two", "three", "both") and token.dep_ in ("nsubj", "nsubjpass") and token.pos_ in ("NUM", "DET", "PRON"):
+        return True  # "The two agreed to form a partnership"
     if token.tag_ != "NNS" or token.lemma_.lower() not in GROUP_NOUNS or token.ent_type_:
         return False
     markers = {c.lower_ for c in token.children if c.dep_ in ("det", "nummod", "predet")}
@@ -248,6 +250,9 @@ def args_at(token: Token, args: Args, owners: bool = True) -> list[Arg]:
         for child in member.children:  # "the venture of Sony and Honda", "CATL, a supplier"
             if child.dep_ == "appos":
                 found.extend(a for a in args_at(child, args) if a not in found and a.label == "ORG" and member.i not in args)
+            if child.dep_ == "prep" and child.lower_ in ("including", "like") and member.i not in args:
+                # "several LG affiliates, including LG Display and LG Chem"
+                found.extend(a for o in children(child, {"pobj"}) for a in args_at(o, args) if a not in found)
     return found
 
 

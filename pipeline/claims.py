@@ -144,9 +144,9 @@ def supply_verb_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iter
     component = _first(children(trigger, {"dobj", "nsubjpass"}))
     if component is not None and component.lemma_.lower() in BUSINESS_OBJECTS:
         return  # selling a unit or a stake is a deal between companies, not supply
-    if trigger.head.lemma_.lower() in DEAL_NOUNS and trigger.dep_ in ("acl", "relcl", "xcomp"):
+    parties = prep_objects([trigger.head], {"with"}, args) if trigger.head.lemma_.lower() in DEAL_NOUNS else []
+    if parties and trigger.dep_ in ("acl", "relcl", "xcomp"):
         # "signed an agreement with Y to supply cells": who supplies depends on who they are
-        parties = prep_objects([trigger.head], {"with"}, args)
         for owner, party in _pairs(subjects(trigger.head, args), parties):
             supplier, customer = _supplier_first(party, owner, gazetteer)
             yield "SUPPLIES", supplier, customer, component, 0.7
@@ -403,11 +403,13 @@ def make_verb_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     for maker, place in _pairs(makers, places):
         if maker.label == "ORG":
             yield "MANUFACTURES_AT", maker, place, component, 0.8
-    if trigger.pos_ == "VERB" and not _is_vehicle(component):
-        # "Panasonic makes batteries for Tesla"; assembling cars for a brand is contract work, not supply
+    if trigger.pos_ == "VERB":
+        # "Panasonic makes batteries for Tesla" is supply; "Magna assembles cars for
+        # Xpeng" is contract manufacturing, a partnership
         customers = [a for a in prep_objects(phrase, {"for"}, args) if a.label == "ORG"]
+        relation = "PARTNERS_WITH" if _is_vehicle(component) else "SUPPLIES"
         for maker, customer in _pairs(makers, customers):
-            yield "SUPPLIES", maker, customer, component, 0.7
+            yield relation, maker, customer, component, 0.7
     if passive and trigger.dep_ == "acl" and makers:
         # "fit inflators made by Takata": whoever fits them buys from the maker
         for maker, customer in _pairs(makers, [a for a in subjects(trigger.head, args) if a.label == "ORG"]):
@@ -468,6 +470,9 @@ def switch_frames(trigger: Token, args: Args) -> Iterator[tuple[str, Arg, Arg, T
     customers = [a for a in subjects(trigger, args) if a.label == "ORG"]
     lemma = trigger.lemma_.lower()
     old = [a for o in children(trigger, {"dobj"}) for a in args_at(o, args, owners=False) if a.label == "ORG"]
+    # "replaced the Nvidia chips": the part named by its maker
+    old += [args[c.i] for o in children(trigger, {"dobj"}) for c in o.children
+            if c.dep_ == "compound" and c.i in args and args[c.i].label == "ORG" and args[c.i] not in old]
     old += [a for a in prep_objects([trigger], {"from"}, args) if a.label == "ORG" and lemma == "switch"]
     new = [a for a in prep_objects([trigger, *children(trigger, {"dobj"})], {"with", "to", "for"}, args) if a.label == "ORG"]
     if lemma in ("drop", "ditch", "dump") and not any(

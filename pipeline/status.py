@@ -67,7 +67,11 @@ def _negated(token: Token) -> bool:
 
 
 def _cues(token: Token) -> list[Token]:
-    return [token, *(child for child in token.children if child.dep_ in CUE_CHILD_DEPS)]
+    """The token and its modifiers; quotation marks do not hide a modifier
+    ('called "incorrect" reports')."""
+    direct = [child for child in token.children if child.dep_ in CUE_CHILD_DEPS]
+    quoted = [g for child in token.children if child.dep_ == "punct" for g in child.children if g.dep_ in CUE_CHILD_DEPS]
+    return [token, *direct, *quoted]
 
 
 def _status_at(token: Token) -> str | None:
