@@ -93,8 +93,19 @@ def _resolve_reference(noun: Token, earlier: list[Arg], gazetteer: Gazetteer) ->
     if not fitting:
         return None
     seen = [a.name for a in earlier]
-    known = [a for a in fitting if gazetteer.company(a.name) or seen.count(a.name) > 1]
-    return (known or fitting)[0]
+    known = [a for a in fitting if gazetteer.company(a.name) or seen.count(a.name) > 1] or fitting
+    # centering: a company that was the subject of this or the previous sentence is what
+    # "the company" most likely continues to talk about
+    previous_start = _previous_sentence_start(noun)
+    subjects_nearby = [a for a in known if a.span.start >= previous_start and a.span.root.dep_ in ("nsubj", "nsubjpass")]
+    return (subjects_nearby or known)[0]
+
+
+def _previous_sentence_start(token: Token) -> int:
+    sentence = token.sent
+    if sentence.start == 0:
+        return 0
+    return token.doc[sentence.start - 1].sent.start
 
 
 def _resolve_pronoun(pronoun: Token, earlier: list[Arg]) -> Arg | None:

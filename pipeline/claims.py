@@ -421,7 +421,7 @@ def facility_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     plant in Y', 'X cancelled its Y plant'."""
     holders = _phrase_tokens(trigger)
     if trigger.dep_ == "dobj":  # "build a factory in Guangdong": the place may hang on the verb
-        holders.append(trigger.head)
+        holders += [t for t in _phrase_tokens(trigger.head) if t not in holders]
     places = _places_in(holders, args)
     own = args.get(trigger.i)
     if own is not None and own.label == "FACILITY":
@@ -446,9 +446,12 @@ def _most_specific(places: list[Arg]) -> list[Arg]:
     if not places:
         return []
     first = places[0]
-    coordinated = {c.i for c in first.span.root.conjuncts} | {first.span.root.i}
+    root = first.span.root
+    # "Bengaluru, Karnataka" names one place more fully; "Korea, China and Poland" lists three
+    listed = any(t.dep_ == "cc" for c in (root, *root.conjuncts) for t in c.children)
+    coordinated = ({c.i for c in root.conjuncts} if listed else set()) | {root.i}
     prep = first.span.root.head
-    sibling_preps = {prep.i} | {c.i for c in prep.conjuncts} if prep.dep_ == "prep" else set()
+    sibling_preps = {c.i for c in prep.conjuncts} if prep.dep_ == "prep" else set()
     # "in Saarbrücken, in South Carolina and in Shanghai": coordinated phrases count too
     return [p for p in places if p.span.root.i in coordinated or _prep_of_place(p) in sibling_preps]
 
@@ -545,7 +548,8 @@ def _default_status(trigger: Token, relation: str) -> str:
     """Building a plant means production is planned, not happening."""
     if relation == "MANUFACTURES_AT" and trigger.pos_ == "NOUN":
         governor = trigger.head
-        if governor.lemma_.lower() in ("build", "construct", "develop", "plan") and not any(c.lower_ == "already" for c in governor.children):
+        if governor.lemma_.lower() in ("build", "construct", "develop", "plan", "set", "establish") \
+                and not any(c.lower_ == "already" for c in governor.children):
             return "planned"
     return "active"
 
