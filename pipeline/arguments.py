@@ -133,6 +133,13 @@ def _is_reference(token: Token) -> bool:
     return False
 
 
+def _is_country_reference(token: Token) -> bool:
+    """'parts coming from the country'."""
+    return token.lemma_.lower() == "country" and token.tag_ == "NN" and any(
+        c.dep_ == "det" and c.lower_ == "the" for c in token.children
+    ) and not any(c.dep_ in ("amod", "compound") for c in token.children)
+
+
 def _is_subject_it(token: Token) -> bool:
     return token.lower_ == "it" and token.dep_ in ("nsubj", "nsubjpass")
 
@@ -231,9 +238,17 @@ def collect_args(doc: Doc, gazetteer: Gazetteer) -> Args:
             else:
                 target = _resolve_reference(token, in_order, gazetteer)
             if target is not None:
-                arg = replace(target, span=doc[token.i : token.i + 1], via_reference=True, origin=None)
+                # the reference's own nationality ("the Chinese group") is where the company is from
+                origin = next((gazetteer.demonyms.get(c.text) for c in token.children
+                               if c.dep_ in ("amod", "compound") and gazetteer.demonyms.get(c.text)), None)
+                arg = replace(target, span=doc[token.i : token.i + 1], via_reference=True, origin=origin)
                 in_order.append(arg)
                 by_token[token.i] = arg
+        elif ent is None and _is_country_reference(token):
+            place = next((a for a in reversed(in_order) if a.label == "GPE" and not a.origin_only
+                          and gazetteer.place(a.name) == a.name and token.idx - a.span.start_char < 1500), None)
+            if place is not None:
+                by_token[token.i] = replace(place, span=doc[token.i : token.i + 1], via_reference=True)
     return by_token
 
 
@@ -324,7 +339,8 @@ def prep_objects(tokens: list[Token], preps: set[str], args: Args, deep: bool = 
     found: list[Arg] = []
     for token in tokens:
         for prep in token.children:
-            if prep.dep_ not in ("prep", "agent", "dative") or prep.lower_ not in preps:
+            coordinated_prep = prep.dep_ == "conj" and prep.pos_ == "ADP"  # "in X and in Y"
+            if (prep.dep_ not in ("prep", "agent", "dative") and not coordinated_prep) or prep.lower_ not in preps:
                 continue
             for target in prep_targets(prep, args):
                 found.extend(a for a in args_at(target, args) if a not in found)
@@ -349,7 +365,8 @@ def _inside(target: Token, args: Args) -> list[Arg]:
 
 
 PLAN_NOUNS = {"plan", "talk", "talks", "deal", "agreement", "contract", "effort", "decision", "move", "intention",
-              "project", "venture", "partnership", "bid", "attempt", "order", "negotiation", "preparation", "interest"}
+              "project", "venture", "partnership", "bid", "attempt", "order", "negotiation", "preparation", "interest",
+              "part", "member"}
 
 
 def governing_parties(token: Token, args: Args, nouns: set[str], hops: int = 5) -> list[Arg]:

@@ -221,6 +221,8 @@ def supplier_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     suppliers += [a for a in subjects(trigger, args, hops=3, owners_count=False) if a not in suppliers]
     customers = prep_objects([trigger], {"to", "for", "of"}, args)
     customers += [a for t in children(trigger, {"poss"}) for a in args_at(t, args)]
+    if trigger.dep_ == "attr":  # "For the American carmaker, the Chinese group would be a supplier"
+        customers += [a for a in prep_objects([trigger.head], {"for", "to"}, args) if a not in customers]
     if trigger.dep_ == "pobj" and trigger.head.lower_ == "as" and not customers \
             and trigger.head.head.lemma_.lower() in CHOOSING_VERBS:
         customers = subjects(trigger.head.head, args)  # "Toyota added Toshiba as a battery supplier"
@@ -365,6 +367,7 @@ def _places_in(tokens: list[Token], args: Args) -> list[Arg]:
     named ones, else the first one further inside ('at one of Honda's
     factories in the United States')."""
     direct = [a for a in prep_objects(tokens, PLACE_PREPS, args) if a.label in ("FACILITY", "GPE") and not a.origin_only]
+    direct.sort(key=lambda a: a.span.start)
     if direct:
         return _most_specific(direct)
     inside = [a for a in prep_objects(tokens, PLACE_PREPS, args, deep=True) if a.label in ("FACILITY", "GPE") and not a.origin_only]
@@ -452,6 +455,12 @@ def _most_specific(places: list[Arg]) -> list[Arg]:
     coordinated = ({c.i for c in root.conjuncts} if listed else set()) | {root.i}
     prep = first.span.root.head
     sibling_preps = {c.i for c in prep.conjuncts} if prep.dep_ == "prep" else set()
+    # "in Saarbrücken, in South Carolina and in Shanghai": a list of phrases, however parsed
+    doc = first.span.doc
+    for index in {i for i in (_prep_of_place(p) for p in places) if i is not None}:
+        listed_prep = doc[index]
+        if any(c.dep_ == "cc" for c in listed_prep.children):
+            sibling_preps |= {index} | {c.i for c in listed_prep.conjuncts}
     # "in Saarbrücken, in South Carolina and in Shanghai": coordinated phrases count too
     return [p for p in places if p.span.root.i in coordinated or _prep_of_place(p) in sibling_preps]
 
@@ -523,7 +532,7 @@ def supply_chain_frames(trigger: Token, args: Args) -> Iterator[Frame]:
         return
     added = [a for o in children(trigger.head.head, {"dobj"}) for a in args_at(o, args, owners=False)] \
         if trigger.dep_ == "pobj" and trigger.head.lower_ in ("to", "into") else []
-    suppliers = added or [a for a in subjects(trigger, args) if a not in customers]
+    suppliers = added or [a for a in subjects(trigger, args, owners_count=False) if a not in customers]
     for supplier, customer in _pairs(suppliers, customers):
         if supplier.label == customer.label == "ORG":
             yield "SUPPLIES", supplier, customer, None, 0.7

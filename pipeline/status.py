@@ -45,6 +45,8 @@ def _stops_here(token: Token) -> bool:
     signed a partnership")."""
     if token.dep_ == "relcl":
         return True
+    if token.dep_ == "pobj" and token.head.lower_ in ("through", "via"):
+        return True  # "will make cars through a joint venture": the means already exists
     if token.dep_ == "appos":
         return token.head.dep_ in ("nsubj", "nsubjpass")
     if token.dep_ in ("advcl", "conj") and token.pos_ in ("VERB", "AUX"):

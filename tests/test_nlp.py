@@ -208,3 +208,28 @@ def test_supplier_switches_and_start_dates(nlp, text, expected):
     found = {key: claim.status for key, claim in claims_of(nlp, text).items() if key[0] == "SUPPLIES"}
     for key, status in expected.items():
         assert found.get(key) == status, found
+
+
+@pytest.mark.parametrize(
+    "text, claim, status",
+    [
+        ("Samsung SDI counts General Motors and BMW among its customers.", ("SUPPLIES", "Samsung SDI", "BMW"), "active"),
+        ("Mahindra has lined up BYD to supply the battery packs.", ("SUPPLIES", "BYD", "Mahindra"), "active"),
+        ("Toyota has added Toshiba as a battery supplier.", ("SUPPLIES", "Toshiba", "Toyota"), "active"),
+        ("LG Display and LG Innotek are part of Apple's supply chain.", ("SUPPLIES", "LG Innotek", "Apple"), "active"),
+        ("Apple is in talks with CATL over the supply of batteries.", ("SUPPLIES", "CATL", "Apple"), "possible"),
+        ("Nio currently uses Qualcomm chips in its cars.", ("SUPPLIES", "Qualcomm", "Nio"), "active"),
+        ("Chery will make cars in Spain through a joint venture with Ebro.", ("PARTNERS_WITH", "Chery", "Ebro"), "active"),
+        ("ZF builds the gearbox in Saarbrücken, in South Carolina and in Shanghai.", ("MANUFACTURES_AT", "ZF", "Shanghai"), "active"),
+        ("Exide is setting up a factory for battery cells in Bengaluru, Karnataka.", ("MANUFACTURES_AT", "Exide", "Bengaluru"), "planned"),
+    ],
+)
+def test_more_frames(nlp, text, claim, status):
+    found = claims_of(nlp, text)
+    assert claim in found, found
+    assert found[claim].status == status
+
+
+def test_comma_joined_place_is_one_place(nlp):
+    found = claims_of(nlp, "Exide is setting up a factory for battery cells in Bengaluru, Karnataka.")
+    assert ("MANUFACTURES_AT", "Exide", "Karnataka") not in found
