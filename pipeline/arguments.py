@@ -266,7 +266,8 @@ def args_at(token: Token, args: Args, owners: bool = True) -> list[Arg]:
                 if child.dep_ in ("amod", "compound", "nmod") and child.i in args and args[child.i].origin_only:
                     arg = args[child.i]
                     break
-        if arg is None and owners and member.pos_ in ("NOUN", "PROPN"):
+        listed = any(c.dep_ == "prep" and c.lower_ in ("including", "like") for c in member.children)
+        if arg is None and owners and not listed and member.pos_ in ("NOUN", "PROPN"):
             # "Hyundai's plants", "Tata Motors Passenger Vehicles"
             arg = next((args[c.i] for c in member.children
                         if c.dep_ in ("poss", "compound") and c.i in args and args[c.i].label == "ORG"), None)

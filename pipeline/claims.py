@@ -30,6 +30,8 @@ DEAL_NOUNS = {"deal", "agreement", "contract", "order"}
 WIN_VERBS = {"win", "receive", "secure", "land", "get", "bag", "clinch", "obtain"}
 PACT_NOUNS = {"partnership", "pact", "memorandum", "mou", "alliance", "cooperation"}
 CUSTOMER_NOUNS = {"customer", "client", "buyer"}
+CONTROL_VERBS = {"line", "pick", "choose", "select", "tap", "hire", "contract", "commission", "ask", "appoint",
+                 "sign", "enlist", "engage", "name", "nominate", "award"}
 CHOOSING_VERBS = {"add", "name", "pick", "choose", "select", "appoint", "tap", "nominate", "hire", "keep", "retain",
                   "bring", "sign", "list", "confirm", "designate", "lose", "drop", "count", "win"}
 SUPPLY_NOUNS = {"delivery", "shipment", "supply"}
@@ -129,7 +131,7 @@ def supply_verb_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iter
     with Z about supplying Y'."""
     passive = _is_passive(trigger)
     suppliers = prep_objects([trigger], {"by"}, args) if passive else subjects(trigger, args)
-    controller = trigger.head if trigger.dep_ in ("xcomp", "advcl", "ccomp") else None
+    controller = trigger.head if trigger.dep_ in ("xcomp", "advcl", "ccomp") and trigger.head.lemma_.lower() in CONTROL_VERBS else None
     chosen = [a for o in children(controller, {"dobj"}) for a in args_at(o, args, owners=False) if a.label == "ORG"] if controller is not None else []
     if chosen and not children(trigger, {"nsubj"}):
         # "Mahindra has lined up BYD to supply packs": BYD supplies, Mahindra buys
@@ -422,10 +424,13 @@ def make_verb_frames(trigger: Token, args: Args) -> Iterator[Frame]:
 def facility_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     """'X's factory in Y', 'X has production sites in Y and Z', 'X opened a
     plant in Y', 'X cancelled its Y plant'."""
+    if trigger.dep_ == "pobj" and trigger.head.lower_ == "from":
+        return  # "batteries from Gigafactory 1": where goods come from, not who makes there
+    located = [c for c in trigger.children if c.dep_ == "acl" and c.lemma_.lower() in ("locate", "base", "situate")]
     holders = _phrase_tokens(trigger)
     if trigger.dep_ == "dobj":  # "build a factory in Guangdong": the place may hang on the verb
         holders += [t for t in _phrase_tokens(trigger.head) if t not in holders]
-    places = _places_in(holders, args)
+    places = _places_in(located, args) or _places_in(holders, args)  # "..., located in Nevada" is the place
     own = args.get(trigger.i)
     if own is not None and own.label == "FACILITY":
         places = [own]
@@ -563,12 +568,14 @@ def _default_status(trigger: Token, relation: str) -> str:
     return "active"
 
 
-def _with_origins(frames: Iterator[Frame], sentence: Span) -> Iterator[Frame]:
+def _with_origins(frames: Iterator[Frame], sentence: Span, gazetteer: Gazetteer) -> Iterator[Frame]:
     """A supplier named with its country ("Swedish supplier Northvolt",
-    "Japan's Panasonic") also says where the customer sources from."""
+    "Japan's Panasonic") also says where the customer sources from, unless
+    the customer is from that country itself."""
     for relation, subject, obj, component, confidence in frames:
         yield relation, subject, obj, component, confidence
-        if relation == "SUPPLIES" and subject.origin:
+        customer = gazetteer.company(obj.name)
+        if relation == "SUPPLIES" and subject.origin and not (customer and customer.country == subject.origin):
             country = Arg(subject.origin, "GPE", subject.span, origin_only=True)
             yield "SOURCES_FROM", obj, country, component, round(confidence - 0.1, 2)
 
@@ -579,7 +586,7 @@ def sentence_candidates(sentence: Span, args: Args, gazetteer: Gazetteer, topic:
         if trigger.pos_ == "VERB" and trigger.lemma_.lower() in SWITCH_VERBS:
             for relation, subject, obj, _component, confidence, fixed in switch_frames(trigger, args):
                 found.append(Candidate(relation, subject, obj, trigger, None, None, confidence, fixed, fixed_status=True))
-        for relation, subject, obj, component_token, confidence in _with_origins(_frames_for(trigger, args, gazetteer, topic), sentence):
+        for relation, subject, obj, component_token, confidence in _with_origins(_frames_for(trigger, args, gazetteer, topic), sentence, gazetteer):
             if subject.via_reference or obj.via_reference:
                 confidence -= 0.1
             kind = _partner_kind(trigger) if relation == "PARTNERS_WITH" else None
