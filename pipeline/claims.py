@@ -178,6 +178,10 @@ def acquire_verb_frames(trigger: Token, args: Args, lemma: str, topic: Arg | Non
         # "Nio uses Qualcomm chips": a part named by its maker
         origins += [args[c.i] for o in objects for c in o.children
                     if c.dep_ == "compound" and c.i in args and args[c.i].label == "ORG" and args[c.i] not in origins]
+        # "use Chinese parts", "buy cells made in the United States": the parts' country
+        origins += [a for o in objects for a in args_at(o, args, owners=False) if a.origin_only and a not in origins]
+        made_in = [c for o in objects for c in o.children if c.dep_ == "acl" and c.lemma_.lower() in MAKE_VERBS]
+        origins += [a for a in prep_objects(made_in, {"in"}, args) if a.label == "GPE" and a not in origins]
     if not origins:
         origins = governing_parties(trigger, args, TALK_NOUNS | DEAL_NOUNS | PACT_NOUNS)
     if not origins:
@@ -207,7 +211,11 @@ def _phrase_tokens(trigger: Token) -> list[Token]:
     while stack:
         token = stack.pop()
         found.append(token)
-        stack.extend(c for c in token.children if c.dep_ not in CLAUSE_DEPS and c.dep_ not in ("nsubj", "nsubjpass"))
+        stack.extend(
+            c for c in token.children
+            if c.dep_ not in ("nsubj", "nsubjpass")
+            and (c.dep_ not in CLAUSE_DEPS or (c.dep_ == "conj" and c.pos_ not in ("VERB", "AUX")))
+        )
     return found
 
 
