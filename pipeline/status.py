@@ -44,7 +44,8 @@ def _stops_here(token: Token) -> bool:
     coordinated clause with a subject of its own ("..., while Hyundai has
     signed a partnership")."""
     if token.dep_ == "relcl":
-        return True
+        # "options that include buying X" belong to the options; "the lines that make X" state a fact
+        return token.head.lemma_.lower() not in ("option", "plan", "proposal", "possibility", "scenario", "talk", "idea")
     if token.dep_ == "pobj" and token.head.lower_ in ("through", "via"):
         return True  # "will make cars through a joint venture": the means already exists
     if token.dep_ == "appos":
@@ -72,7 +73,8 @@ def _cues(token: Token) -> list[Token]:
     """The token and its modifiers; quotation marks do not hide a modifier
     ('called "incorrect" reports')."""
     direct = [child for child in token.children if child.dep_ in CUE_CHILD_DEPS]
-    quoted = [g for child in token.children if child.dep_ == "punct" for g in child.children if g.dep_ in CUE_CHILD_DEPS]
+    quoted = [g for child in token.children if child.dep_ in ("punct", "compound") for g in child.children
+              if g.dep_ in ("amod", "advmod")]  # 'called "incorrect" media reports'
     return [token, *direct, *quoted]
 
 
