@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import sqlite_utils
 from sqlite_utils import Database, Migrations
 
 from .errors import UserError

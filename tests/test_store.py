@@ -1,5 +1,5 @@
 from pipeline import store
-from pipeline.records import Article, Claim, Extraction, Feed, FeedResult, Mention
+from pipeline.records import Article, Claim, Extraction, FeedResult, Mention
 
 
 def _article(url="http://news.test/a", text="Valeo supplies Renault with motors.", published="2025-01-02"):
