@@ -140,6 +140,20 @@ def _is_country_reference(token: Token) -> bool:
     ) and not any(c.dep_ in ("amod", "compound") for c in token.children)
 
 
+def _is_its(token: Token) -> bool:
+    return token.lower_ == "its" and token.dep_ == "poss"
+
+
+def _resolve_possessive(its: Token, by_token: "Args") -> Arg | None:
+    """'its' belongs to the subject of its own clause when that is a company
+    ("Renault ended its partnership")."""
+    verb = clause_verb(its)
+    for child in verb.children:
+        if child.dep_ in ("nsubj", "nsubjpass") and child.i in by_token and by_token[child.i].label == "ORG":
+            return by_token[child.i]
+    return None
+
+
 def _is_subject_it(token: Token) -> bool:
     return token.lower_ == "it" and token.dep_ in ("nsubj", "nsubjpass")
 
@@ -232,8 +246,10 @@ def collect_args(doc: Doc, gazetteer: Gazetteer) -> Args:
             group = _resolve_group(token, in_order, by_token)
             if group is not None:
                 by_token[token.i] = group
-        elif ent is None and (_is_reference(token) or _is_subject_it(token)):
-            if _is_subject_it(token):
+        elif ent is None and (_is_reference(token) or _is_subject_it(token) or _is_its(token)):
+            if _is_its(token):
+                target = _resolve_possessive(token, by_token) or _resolve_pronoun(token, in_order)
+            elif _is_subject_it(token):
                 target = _resolve_pronoun(token, in_order)
             else:
                 target = _resolve_reference(token, in_order, gazetteer)

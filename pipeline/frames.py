@@ -23,6 +23,8 @@ SUPPLIER_NOUNS = {"supplier", "vendor", "provider"}
 DEAL_NOUNS = {"deal", "agreement", "contract", "order"}
 WIN_VERBS = {"win", "receive", "secure", "land", "get", "bag", "clinch", "obtain"}
 PACT_NOUNS = {"partnership", "pact", "memorandum", "mou", "alliance", "cooperation"}
+COOPERATIVE_DEALS = {"partnership", "joint", "cooperation", "alliance", "manufacturing", "production", "development",
+                     "technology", "licensing", "engineering", "research", "strategic"}
 CUSTOMER_NOUNS = {"customer", "client", "buyer"}
 CONTROL_VERBS = {"line", "pick", "choose", "select", "tap", "hire", "contract", "commission", "ask", "appoint",
                  "sign", "enlist", "engage", "name", "nominate", "award"}
@@ -287,7 +289,7 @@ def partner_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iterator
     if lemma in DEAL_NOUNS | TALK_NOUNS and (_is_supply_deal(trigger, args) or sellers):
         yield from _supply_deal(owners, others + sellers, bool(sellers), gazetteer)
         return
-    if lemma in DEAL_NOUNS and len(joined) < 2 and not any(c.lemma_.lower() in ("partnership", "joint", "cooperation", "alliance") for c in trigger.children):
+    if lemma in DEAL_NOUNS and len(joined) < 2 and not any(c.lemma_.lower() in COOPERATIVE_DEALS for c in trigger.children):
         return  # a bare deal is too vague to call a partnership, unless it is "between X and Y"
     if len(joined) >= 2:
         pairs = list(_pairs(joined, joined))  # "a venture of Sony and Honda", "a deal between X and Y"
@@ -399,9 +401,12 @@ def facility_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     plant in Y', 'X cancelled its Y plant'."""
     if trigger.dep_ == "pobj" and trigger.head.lower_ == "from":
         return  # "batteries from Gigafactory 1": where goods come from, not who makes there
+    if any(c.dep_ == "det" and c.lower_ == "no" for c in trigger.children):
+        return  # "has no plant of its own in Southeast Asia"
     located = [c for c in trigger.children if c.dep_ == "acl" and c.lemma_.lower() in ("locate", "base", "situate")]
     holders = _phrase_tokens(trigger)
-    if trigger.dep_ == "dobj":  # "build a factory in Guangdong": the place may hang on the verb
+    if trigger.dep_ == "dobj" or (trigger.dep_ == "nsubj" and trigger.head.lemma_ == "be"):
+        # "build a factory in Guangdong", "its other factories are in Gurgaon": the place hangs on the verb
         holders += [t for t in _phrase_tokens(trigger.head) if t not in holders]
     places = _places_in(located, args) or _places_in(holders, args)  # "..., located in Nevada" is the place
     own = args.get(trigger.i)
@@ -411,10 +416,20 @@ def facility_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     if not places:
         return
     owners = [args[c.i] for c in children(trigger, {"poss", "compound"}) if c.i in args and args[c.i].label == "ORG"]
-    if not owners and trigger.dep_ in ("dobj", "nsubj", "nsubjpass", "attr", "pobj", "appos", "conj"):
+    if not owners and trigger.dep_ in ("dobj", "nsubj", "nsubjpass", "attr", "pobj", "appos", "conj") \
+            and not _under_participle(trigger):
         owners = [a for a in subjects(trigger, args) if a.label == "ORG"]
     for owner, place in _pairs(owners, places):
         yield "MANUFACTURES_AT", owner, place, None, 0.7
+
+
+def _under_participle(token: Token) -> bool:
+    """'cells for the Model 3 built at Giga Shanghai': whoever supplies the
+    cells does not own the plant the car is built at."""
+    current = token
+    while current.pos_ not in ("VERB", "AUX") and current.head.i != current.i:
+        current = current.head
+    return current.dep_ in ("acl", "amod") and current.tag_ == "VBN"
 
 
 def _most_specific(places: list[Arg]) -> list[Arg]:

@@ -104,7 +104,11 @@ def pair_features(relation: str, subject: Arg, obj: Arg, sentence: Span, gazette
 def pair_candidates(sentence: Span, args: Args, gazetteer: Gazetteer, rule_hits: dict[tuple, float]) -> list[PairCandidate]:
     """Every ordered pair of arguments in the sentence, for each relation
     their labels allow (partners once per pair)."""
-    present = {a.span.start: a for i, a in args.items() if sentence.start <= i < sentence.end and not a.members}
+    present: dict[str, Arg] = {}  # one argument per name, a named mention over a reference
+    for i, a in sorted(args.items()):
+        if sentence.start <= i < sentence.end and not a.members:
+            if a.name not in present or (present[a.name].via_reference and not a.via_reference):
+                present[a.name] = a
     found = []
     for a in present.values():
         for b in present.values():
