@@ -48,7 +48,7 @@ def component_text(token: Token | None, args: Args) -> str | None:
 
 def _default_status(trigger: Token, relation: str) -> str:
     """Building a plant means production is planned, not happening."""
-    if relation == "MANUFACTURES_AT" and trigger.pos_ == "NOUN":
+    if relation == "MANUFACTURES_AT" and trigger.pos_ == "NOUN" and trigger.dep_ == "dobj":
         governor = trigger.head
         if governor.lemma_.lower() in ("build", "construct", "develop", "plan", "set", "establish") \
                 and not any(c.lower_ == "already" for c in governor.children):

@@ -30,9 +30,11 @@ RENEWALS = {"renew", "extend", "continue", "prolong"}
 START_PREPS = {"from", "starting", "beginning"}
 PLANNED_WORDS = {
     "will", "shall", "plan", "aim", "intend", "expect", "schedule", "prepare", "set",
-    "target", "commit", "upcoming",
+    "target", "commit", "upcoming", "want", "delay", "postpone",
 }
-WEAK_PLANNED = {"planned", "proposed", "prospective", "future"}
+WEAK_PLANNED = {"planned", "proposed", "prospective", "future", "preliminary"}
+CONTINUING = {"keep", "continue", "remain"}
+LATER_VERBS = {"pick", "choose", "select", "line", "tap", "hire", "appoint", "agree"}
 ACTIVE_WORDS = {"existing", "current", "ongoing", "already", "long-standing", "longstanding", "continuing"}
 CUE_CHILD_DEPS = ("aux", "auxpass", "neg", "prt", "advmod", "det", "acomp", "attr", "amod", "oprd")
 
@@ -46,8 +48,8 @@ def _stops_here(token: Token) -> bool:
     if token.dep_ == "relcl":
         # "options that include buying X" belong to the options; "the lines that make X" state a fact
         return token.head.lemma_.lower() not in ("option", "plan", "proposal", "possibility", "scenario", "talk", "idea")
-    if token.dep_ == "pobj" and token.head.lower_ in ("through", "via"):
-        return True  # "will make cars through a joint venture": the means already exists
+    if token.dep_ == "pobj" and token.head.lower_ in ("through", "via", "by"):
+        return True  # "through a joint venture", "owned by their venture": the means already exists
     if token.dep_ == "appos":
         return token.head.dep_ in ("nsubj", "nsubjpass")
     if token.dep_ in ("advcl", "conj") and token.pos_ in ("VERB", "AUX"):
@@ -97,6 +99,13 @@ def _status_at(token: Token) -> str | None:
         return "possible"  # "are expected to sign a memorandum": not done yet
     if words & POSSIBLE_WORDS or _in_talks(token):
         return "denied" if negated else "possible"
+    if token.lemma_.lower() in CONTINUING:
+        return "active"  # "will keep the plant running", "will continue to supply"
+    if token.lemma_.lower() in LATER_VERBS and any(c.dep_ == "xcomp" for c in token.children):
+        return "planned"  # "picked SK On to supply", "agreed to form a venture"
+    if (token.lemma_.lower(), "back") in {(token.lemma_.lower(), c.lower_) for c in token.children if c.dep_ == "prt"} \
+            and token.lemma_.lower() in ("push", "move"):
+        return "planned"  # "pushing back production to 2026"
     planned_words = words & PLANNED_WORDS
     if token.lemma_.lower() == "set" and any(c.dep_ == "prt" for c in token.children):
         planned_words = planned_words - {"set"}  # "set up a venture" is doing it, "set to" is planning it
