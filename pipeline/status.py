@@ -34,7 +34,7 @@ PLANNED_WORDS = {
 }
 WEAK_PLANNED = {"planned", "proposed", "prospective", "future", "preliminary"}
 CONTINUING = {"keep", "continue", "remain"}
-LATER_VERBS = {"pick", "choose", "select", "line", "tap", "hire", "appoint", "agree"}
+LATER_VERBS = {"pick", "choose", "select", "line", "tap", "hire", "appoint"}
 ACTIVE_WORDS = {"existing", "current", "ongoing", "already", "long-standing", "longstanding", "continuing"}
 CUE_CHILD_DEPS = ("aux", "auxpass", "neg", "prt", "advmod", "det", "acomp", "attr", "amod", "oprd")
 
@@ -102,7 +102,7 @@ def _status_at(token: Token) -> str | None:
     if token.lemma_.lower() in CONTINUING:
         return "active"  # "will keep the plant running", "will continue to supply"
     if token.lemma_.lower() in LATER_VERBS and any(c.dep_ == "xcomp" for c in token.children):
-        return "planned"  # "picked SK On to supply", "agreed to form a venture"
+        return "planned"  # "picked SK On to supply batteries"
     if (token.lemma_.lower(), "back") in {(token.lemma_.lower(), c.lower_) for c in token.children if c.dep_ == "prt"} \
             and token.lemma_.lower() in ("push", "move"):
         return "planned"  # "pushing back production to 2026"
