@@ -64,7 +64,7 @@ def _reference_allows(arg: Arg, noun: Token, gazetteer: Gazetteer) -> bool:
         if company.kind not in kinds:
             return False
     for child in noun.children:
-        country = gazetteer.demonyms.get(child.text) or gazetteer.place(child.text) if child.dep_ in ("amod", "compound", "nmod") else None
+        country = gazetteer.demonyms.get(child.text) or gazetteer.place(child.text) if child.dep_ in ("amod", "compound", "nmod", "poss") else None
         if country and (not company or (company.country and company.country != country)):
             return False
     return True
@@ -130,6 +130,8 @@ def _is_reference(token: Token) -> bool:
             return True
         if child.dep_ == "poss" and child.lower_ in ("world", "country", "industry", "nation", "group"):
             return any(c.dep_ == "det" and c.lower_ == "the" for c in child.children)
+        if child.dep_ == "poss" and child.ent_type_ == "GPE":  # "India's second-biggest truck maker"
+            return True
     return False
 
 
@@ -186,6 +188,16 @@ def _resolve_group(pronoun: Token, earlier: list[Arg], by_token: "Args") -> Arg 
         if len(members) >= 2:
             return replace(members[0], span=pronoun.doc[pronoun.i : pronoun.i + 1], via_reference=True,
                            origin=None, members=tuple(members))
+    if pronoun.lower_ in ("two", "both") or any(c.lower_ in ("two", "both") for c in pronoun.children):
+        # "the two companies" with no coordinated pair before: the last two companies named
+        recent: list[Arg] = []
+        for arg in reversed(earlier):
+            if arg.label == "ORG" and not arg.via_reference and arg.name not in [r.name for r in recent] \
+                    and pronoun.sent.start - arg.span.sent.start <= 80:
+                recent.append(arg)
+            if len(recent) == 2:
+                return replace(recent[1], span=pronoun.doc[pronoun.i : pronoun.i + 1], via_reference=True,
+                               origin=None, members=tuple(reversed(recent)))
     return None
 
 

@@ -131,8 +131,27 @@ def fix_entities(doc: Doc, gazetteer: Gazetteer) -> Doc:
             if fixed_span is None or len(fixed_span) == 0:
                 continue
         fixed.append(fixed_span)
-    doc.ents = filter_spans(fixed)
+    doc.ents = filter_spans(_join_company_names(fixed))
     return doc
+
+
+COMPANY_WORDS = {
+    "automotive", "systems", "motors", "motor", "technologies", "technology", "energy", "electronics",
+    "industries", "holdings", "solutions", "components", "materials", "mobility", "international", "auto",
+}
+
+
+def _join_company_names(spans: list[Span]) -> list[Span]:
+    """'Hitachi' + 'Automotive Systems' read as two names are one company."""
+    joined: list[Span] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        previous = joined[-1] if joined else None
+        if (previous is not None and previous.label_ == span.label_ == "ORG" and previous.end == span.start
+                and span[0].lower_ in COMPANY_WORDS):
+            joined[-1] = Span(span.doc, previous.start, span.end, label="ORG")
+            continue
+        joined.append(span)
+    return joined
 
 
 EVALUATIVE_WORDS = {

@@ -34,7 +34,7 @@ SUPPLY_NOUNS = {"delivery", "shipment", "supply"}
 TALK_NOUNS = {"talk", "talks", "negotiation", "negotiations", "discussion", "discussions"}
 PARTNER_VERBS = {
     "partner", "collaborate", "cooperate", "team", "ally", "codevelop", "link", "tie", "align",
-    "join", "work", "discuss", "negotiate", "talk", "license", "licence",
+    "join", "work", "discuss", "negotiate", "talk", "license", "licence", "pair",
 }
 PARTNER_NOUNS = {
     "partnership", "collaboration", "cooperation", "alliance", "venture", "jv", "tie-up", "tieup",
@@ -212,6 +212,14 @@ def customer_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     """'X counts GM and BMW among its customers', 'Maruti was lost as a
     customer', 'X, a customer of Y'."""
     customers: list[Arg] = []
+    if trigger.dep_ == "nsubj" and trigger.head.lemma_ in ("include", "be"):
+        # "The supplier's other customers include Nissan and Toyota"
+        customers = [a for o in children(trigger.head, {"dobj", "attr"}) for a in args_at(o, args, owners=False)]
+        suppliers = [a for c in children(trigger, {"poss"}) for a in args_at(c, args)]
+        for supplier, customer in _pairs(suppliers, customers):
+            if supplier.label == customer.label == "ORG":
+                yield "SUPPLIES", supplier, customer, None, 0.7
+        return
     if trigger.dep_ == "pobj" and trigger.head.lower_ in ("as", "among"):
         verb = trigger.head.head
         customers = [a for o in children(verb, {"dobj", "nsubjpass"}) for a in args_at(o, args, owners=False)]
@@ -246,7 +254,9 @@ def _is_supply_deal(trigger: Token, args: Args) -> bool:
     modifiers = {c.lemma_.lower() for c in trigger.children if c.dep_ in ("compound", "amod", "nmod")}
     if modifiers & {"supply", "supplier", "sourcing", "purchase", "purchasing", "offtake", "procurement"}:
         return True
-    for_objects = [p for prep in trigger.children if prep.dep_ == "prep" and prep.lower_ in ("for", "over", "on", "about")
+    holders = [trigger, trigger.head] if trigger.dep_ == "dobj" else [trigger]  # "signed a contract ... for lithium"
+    for_objects = [p for holder in holders for prep in holder.children
+                   if prep.dep_ == "prep" and prep.lower_ in ("for", "over", "on", "about")
                    for p in children(prep, {"pobj"})]
     return any(p.ent_type_ == "COMPONENT" or p.lemma_.lower() == "supply" for p in for_objects)
 
@@ -269,6 +279,8 @@ def partner_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iterator
     owners = [a for t in holders for c in children(t, {"poss", "compound", "nmod", "amod"}) for a in args_at(c, args) if a.label == "ORG"]
     if not owners:
         owners = [a for a in subjects(trigger, args) if a.label == "ORG"]
+    if lemma == "pair":  # "the venture pairs the French carmaker with Nidec"
+        owners = [a for o in children(trigger, {"dobj"}) for a in args_at(o, args, owners=False) if a.label == "ORG"]
     formed = [c for c in children(trigger, {"relcl", "acl"}) if c.pos_ == "VERB"]
     holders += formed  # "the joint venture it formed in 2013 with GS Yuasa"
     if formed and not owners:
@@ -387,6 +399,9 @@ def make_verb_frames(trigger: Token, args: Args) -> Iterator[Frame]:
         # "Panasonic makes batteries for Tesla" is supply; "Magna assembles cars for
         # Xpeng" is contract manufacturing, a partnership
         customers = [a for a in prep_objects(phrase, {"for"}, args) if a.label == "ORG"]
+        # "Samsung is in talks to make Tesla's chips": made for whoever owns them
+        customers += [args[c.i] for o in objects for c in o.children
+                      if c.dep_ == "poss" and c.i in args and args[c.i].label == "ORG" and args[c.i] not in customers]
         relation = "PARTNERS_WITH" if _is_vehicle(component) else "SUPPLIES"
         for maker, customer in _pairs(makers, customers):
             yield relation, maker, customer, component, 0.7
