@@ -375,7 +375,7 @@ def _where_place(trigger: Token, args: Args) -> list[Arg]:
     return []
 
 
-def make_verb_frames(trigger: Token, args: Args) -> Iterator[Frame]:
+def make_verb_frames(trigger: Token, args: Args, topic: Arg | None = None) -> Iterator[Frame]:
     """'X builds Y at its Z plant', 'Y will be assembled at X's Z plant',
     'X is to start making cars in Spain', 'X makes batteries for Y' (SUPPLIES),
     'where X stopped production'."""
@@ -391,6 +391,11 @@ def make_verb_frames(trigger: Token, args: Args) -> Iterator[Frame]:
     places = _places_in(phrase, args) or _where_place(trigger, args)
     if not makers:
         makers = [a for a in prep_objects([trigger, *objects], PLACE_PREPS, args, deep=True) if a.label == "ORG"]
+    if not makers and trigger.pos_ == "NOUN" and topic is not None and places:
+        # "manufacturing in Chennai will end": production, in an article about one company, is its production
+        for place in places:
+            yield "MANUFACTURES_AT", topic, place, None, 0.5
+        return
     component = _first(objects)
     for maker, place in _pairs(makers, places):
         if maker.label == "ORG":
@@ -526,7 +531,7 @@ def frames_for(trigger: Token, args: Args, gazetteer: Gazetteer, topic: Arg | No
     elif (pos == "VERB" and lemma in PARTNER_VERBS) or (pos in ("NOUN", "PROPN") and lemma in PARTNER_NOUNS) or _is_joint(trigger):
         yield from partner_frames(trigger, args, gazetteer)
     elif (pos == "VERB" and lemma in MAKE_VERBS) or (pos == "NOUN" and lemma in MAKE_NOUNS and trigger.dep_ in ("dobj", "nsubj", "pobj")):
-        yield from make_verb_frames(trigger, args)
+        yield from make_verb_frames(trigger, args, topic)
     if (pos in ("NOUN", "PROPN") and lemma in FACILITY_NOUNS) or (trigger.i in args and args[trigger.i].label == "FACILITY" and trigger.i == args[trigger.i].span.root.i):
         yield from facility_noun_frames(trigger, args)
 
