@@ -37,14 +37,7 @@ class GazetteerRuler:
         self.companies = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.components = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.facilities = Matcher(nlp.vocab)
-        names = {
-            name
-            for company in gazetteer.companies.values()
-            for name in (company.canonical, *company.aliases)
-            # a one-word name of an ambiguous entry ("Lear", "Volvo") is left to the NER
-            if not (company.ambiguous and len(name.split()) < 2)
-        }
-        self.companies.add("ORG", [nlp.make_doc(name) for name in sorted(names)])
+        self.companies.add("ORG", [nlp.make_doc(name) for name in gazetteer.unambiguous_names()])
         terms = {form for term in gazetteer.components for form in (term.lower(), _plural_term(term.lower()))}
         self.components.add("COMPONENT", [nlp.make_doc(term) for term in sorted(terms)])
         self.facilities.add("FACILITY", FACILITY_PATTERNS)
@@ -278,13 +271,7 @@ class NameNorms:
     def __init__(self, nlp: Language, gazetteer_dir: str):
         gazetteer = load_gazetteer(gazetteer_dir)
         self.matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
-        names = {
-            name
-            for company in gazetteer.companies.values()
-            for name in (company.canonical, *company.aliases)
-            if not (company.ambiguous and len(name.split()) < 2)
-        }
-        self.matcher.add("COMPANY", [nlp.make_doc(name) for name in sorted(names)])
+        self.matcher.add("COMPANY", [nlp.make_doc(name) for name in gazetteer.unambiguous_names()])
 
     def __call__(self, doc: Doc) -> Doc:
         for _match_id, start, end in self.matcher(doc):

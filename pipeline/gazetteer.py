@@ -92,6 +92,16 @@ class Gazetteer:
         self._fuzzy_cache[key] = found
         return found
 
+    def unambiguous_names(self) -> list[str]:
+        """Every company name and alias safe to match as written; a one-word
+        name of an ambiguous entry ("Lear", "Volvo") is left to the NER."""
+        return sorted({
+            name
+            for company in self.companies.values()
+            for name in (company.canonical, *company.aliases)
+            if not (company.ambiguous and len(name.split()) < 2)
+        })
+
     def place(self, text: str) -> str | None:
         """A country or region name for a place name or demonym, if known."""
         cleaned = text.strip()
