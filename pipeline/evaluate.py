@@ -11,7 +11,7 @@ from spacy.language import Language
 
 from .gazetteer import name_key
 from .labelled import GoldClaim, LabelledDoc
-from .nlp import extraction_of
+from .nlp import extract_many
 from .records import Claim, Extraction
 
 SCORED_ENTITY_LABELS = ("ORG", "GPE", "FACILITY", "COMPONENT")
@@ -138,8 +138,8 @@ def score_claims(doc: LabelledDoc, predicted: Iterable[Claim], report: Report) -
 
 def evaluate(nlp: Language, docs: list[LabelledDoc], batch_size: int = 16) -> Report:
     report = Report()
-    for doc, parsed in zip(docs, nlp.pipe((d.text for d in docs), batch_size=batch_size)):
-        extraction = extraction_of(parsed)
+    extractions = extract_many(nlp, (d.text for d in docs), batch_size=batch_size, published=(d.published for d in docs))
+    for doc, extraction in zip(docs, extractions):
         report.passages += 1
         score_entities(doc, extraction, report)
         score_claims(doc, extraction.claims, report)

@@ -83,10 +83,28 @@ def _clip(text: str) -> str:
     return text
 
 
-def extract_many(nlp: Language, texts: Iterable[str], batch_size: int = 16, n_process: int = 1) -> Iterator[Extraction]:
-    for doc in nlp.pipe((_clip(text) for text in texts), batch_size=batch_size, n_process=n_process):
+def dated_doc(nlp: Language, text: str, published: str | None) -> Doc:
+    """A tokenized doc that knows its article's publication date, so the
+    status stage reads "from 2019" in a 2023 article as already under way."""
+    doc = nlp.make_doc(_clip(text))
+    doc._.published = published
+    return doc
+
+
+def extract_many(
+    nlp: Language, texts: Iterable[str], batch_size: int = 16, n_process: int = 1,
+    published: Iterable[str | None] | None = None,
+) -> Iterator[Extraction]:
+    dates = published if published is not None else _nones()
+    docs = (dated_doc(nlp, text, date) for text, date in zip(texts, dates))
+    for doc in nlp.pipe(docs, batch_size=batch_size, n_process=n_process):
         yield extraction_of(doc)
 
 
-def extract(nlp: Language, text: str) -> Extraction:
-    return extraction_of(nlp(_clip(text)))
+def _nones() -> Iterator[None]:
+    while True:
+        yield None
+
+
+def extract(nlp: Language, text: str, published: str | None = None) -> Extraction:
+    return extraction_of(nlp(dated_doc(nlp, text, published)))

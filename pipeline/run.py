@@ -87,7 +87,10 @@ def collect_articles(db: Database, client: httpx.Client, settings: Settings, sum
 def store_articles(db: Database, nlp: Language, articles: list[Article], settings: Settings, summary: RunSummary) -> None:
     """Extract claims from each article and store it with them, one transaction each."""
     processes = settings.nlp_processes if len(articles) >= 4 * settings.nlp_batch_size else 1
-    extractions = extract_many(nlp, (a.text for a in articles), batch_size=settings.nlp_batch_size, n_process=processes)
+    extractions = extract_many(
+        nlp, (a.text for a in articles), batch_size=settings.nlp_batch_size, n_process=processes,
+        published=(a.published_at for a in articles),
+    )
     for article, extraction in tracked(zip(articles, extractions), "reading articles", total=len(articles)):
         saved = store.save_article(db, article, extraction)
         if saved.duplicate:

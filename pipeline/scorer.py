@@ -183,7 +183,9 @@ def labelled_candidates(nlp, docs) -> list[tuple[PairCandidate, int, str]]:
 
     gazetteer = nlp.get_pipe("supplywatch_claims").gazetteer
     rows = []
-    for doc, parsed in zip(docs, nlp.pipe(d.text for d in docs)):
+    from .nlp import dated_doc
+
+    for doc, parsed in zip(docs, nlp.pipe(dated_doc(nlp, d.text, d.published) for d in docs)):
         args, candidates = rule_candidates(parsed, gazetteer)
         hits = _rule_hits(candidates)
         for sentence in parsed.sents:

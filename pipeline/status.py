@@ -3,7 +3,13 @@ ended or denied, read from cue words in the trigger's scope in the parse."""
 
 from __future__ import annotations
 
-from spacy.tokens import Token
+import re
+
+from spacy.tokens import Doc, Token
+
+if not Doc.has_extension("published"):
+    # the article's publication date (YYYY-MM-DD) when known: dates are read against it
+    Doc.set_extension("published", default=None)
 
 STATUSES = ("active", "planned", "possible", "ended", "denied")
 ENDED_VERBS = {
@@ -137,14 +143,31 @@ def _on_hold(token: Token) -> bool:
     return any(p.lower_ == "on" and any(o.lower_ == "hold" for o in p.children) for p in token.children if p.dep_ == "prep")
 
 
+YEAR = re.compile(r"\b(19|20)\d\d\b")
+
+
+def _published_year(doc: Doc) -> int | None:
+    published = doc._.published
+    match = YEAR.match(published) if isinstance(published, str) else None
+    return int(match.group()) if match else None
+
+
+def _before_publication(date_words: list[Token]) -> bool:
+    """'from 2019' in an article of 2023: the start is behind us."""
+    published_year = _published_year(date_words[0].doc) if date_words else None
+    years = [int(t.text) for t in date_words if YEAR.fullmatch(t.text)]
+    return published_year is not None and bool(years) and max(years) < published_year
+
+
 def _starts_later(token: Token) -> bool:
     """'supplies cells from 2027', 'starting next year': a start date on a
-    verb that is not in the past."""
+    verb that is not in the past, and not before the article was published."""
     if token.pos_ not in ("VERB", "AUX") or token.tag_ in ("VBD", "VBN"):
         return False
     for prep in token.children:
         if prep.dep_ in ("prep", "advcl", "advmod") and prep.lower_ in START_PREPS:
-            if any(t.ent_type_ == "DATE" for t in prep.subtree):
+            date_words = [t for t in prep.subtree if t.ent_type_ == "DATE"]
+            if date_words and not _before_publication(date_words):
                 return True
     return False
 

@@ -219,6 +219,25 @@ def test_supplier_switches_and_start_dates(nlp, text, expected):
         assert found.get(key) == status, found
 
 
+@pytest.mark.parametrize(
+    "published, status",
+    [(None, "planned"), ("2025-03-01", "planned"), ("2026-05-10", "planned"), ("2028-01-15", "active")],
+)
+def test_start_dates_are_read_against_the_publication_date(nlp, published, status):
+    """'from 2026' is still ahead in 2025 and in 2026, behind us in 2028."""
+    claims = extract(nlp, "CATL supplies cells to BMW from 2026.", published).claims
+    assert [(c.subject, c.object, c.status) for c in claims] == [("CATL", "BMW", status)]
+
+
+def test_publication_dates_cross_worker_processes(nlp):
+    from pipeline.nlp import extract_many
+
+    texts = ["CATL supplies cells to BMW from 2026."] * 4
+    dates = ["2028-01-15", None, "2028-01-15", None]
+    parallel = list(extract_many(nlp, texts, batch_size=1, n_process=2, published=dates))
+    assert [e.claims[0].status for e in parallel] == ["active", "planned", "active", "planned"]
+
+
 def test_comma_joined_place_is_one_place(nlp):
     found = claims_of(nlp, "Exide is setting up a factory for battery cells in Bengaluru, Karnataka.")
     assert ("MANUFACTURES_AT", "Exide", "Karnataka") not in found
