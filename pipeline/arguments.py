@@ -148,7 +148,10 @@ def _is_its(token: Token) -> bool:
 
 def _resolve_possessive(its: Token, by_token: "Args") -> Arg | None:
     """'its' belongs to the subject of its own clause when that is a company
-    ("Renault ended its partnership")."""
+    ("Renault ended its partnership"), except after a copula: in "JLR will be
+    its first customer" 'its' is someone else."""
+    if its.head.dep_ in ("attr", "acomp") and its.head.head.lemma_ in ("be", "become", "remain"):
+        return None
     verb = clause_verb(its)
     for child in verb.children:
         if child.dep_ in ("nsubj", "nsubjpass") and child.i in by_token and by_token[child.i].label == "ORG":

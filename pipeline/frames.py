@@ -142,6 +142,7 @@ def acquire_verb_frames(trigger: Token, args: Args, lemma: str, topic: Arg | Non
     else:
         preps = {"from"} | ({"in"} if lemma in ("source", "procure") else set()) | ({"on"} if lemma in ("rely", "depend") else set())
         origins = prep_objects(_phrase_tokens(trigger), preps, args)
+        origins += [a for a in _source_places(_phrase_tokens(trigger), args) if a not in origins]  # "from mines in Chile"
         # "Nio uses Qualcomm chips": a part named by its maker
         origins += [args[c.i] for o in objects for c in o.children
                     if c.dep_ == "compound" and c.i in args and args[c.i].label == "ORG" and args[c.i] not in origins]
@@ -224,6 +225,9 @@ def customer_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
         verb = trigger.head.head
         customers = [a for o in children(verb, {"dobj", "nsubjpass"}) for a in args_at(o, args, owners=False)]
         suppliers = [a for a in subjects(verb, args) if a not in customers] if not children(verb, {"nsubjpass"}) else []
+    elif trigger.dep_ == "attr" and trigger.head.lemma_ in ("be", "become", "remain"):
+        customers = subjects(trigger.head, args, hops=1)  # "JLR will be its first customer"
+        suppliers = [a for c in children(trigger, {"poss"}) for a in args_at(c, args) if a not in customers]
     else:
         customers = args_at(trigger.head, args) if trigger.dep_ == "appos" else []
         suppliers = []
@@ -243,6 +247,8 @@ def supply_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
         if not parties:
             return
         suppliers, customers = parties, [a for a in subjects(trigger, args) if a not in parties]
+    elif not suppliers:  # "talks with CATL over the supply of batteries for its car"
+        suppliers = governing_parties(trigger, args, TALK_NOUNS | DEAL_NOUNS | PACT_NOUNS)
     suppliers = suppliers or subjects(trigger, args)
     component = _first([p for prep in children(trigger, {"prep"}) if prep.lower_ == "of" for p in children(prep, {"pobj"})])
     for supplier, customer in _pairs(suppliers, customers):
@@ -299,7 +305,14 @@ def partner_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iterator
     if lemma in TALK_NOUNS | {"discuss", "negotiate", "talk"} and _about_supply(trigger):
         return  # supply talks: the supply frame reads them
     if lemma in DEAL_NOUNS | TALK_NOUNS and (_is_supply_deal(trigger, args) or sellers):
-        yield from _supply_deal(owners, others + sellers, bool(sellers), gazetteer)
+        supplies = list(_supply_deal(owners, others + sellers, bool(sellers), gazetteer))
+        yield from supplies
+        # "a contract with Ganfeng for lithium from mines in Australia"
+        deal_phrase = trigger.head if trigger.dep_ == "dobj" else trigger  # "signed a contract ... for lithium from"
+        places = _source_places([t for t in _phrase_tokens(deal_phrase) if t.i > trigger.i], args)
+        for customer in dict.fromkeys(frame[2] for frame in supplies):
+            for place in places:
+                yield "SOURCES_FROM", customer, place, None, 0.6
         return
     if lemma in DEAL_NOUNS and len(joined) < 2 and not any(c.lemma_.lower() in COOPERATIVE_DEALS for c in trigger.children):
         return  # a bare deal is too vague to call a partnership, unless it is "between X and Y"
@@ -318,6 +331,14 @@ def partner_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iterator
         if key not in seen:
             seen.add(key)
             yield "PARTNERS_WITH", a, b, None, confidence
+
+
+def _source_places(tokens: list[Token], args: Args) -> list[Arg]:
+    """Countries and places goods come from: 'from mines in Australia and
+    Morocco', 'from Chile'."""
+    froms = [t for t in tokens if t.lower_ == "from" and t.dep_ == "prep"]
+    return [a for a in prep_objects([t.head for t in froms], {"from"}, args, deep=True)
+            if a.label == "GPE" and not a.origin_only]
 
 
 def _supply_deal(owners: list[Arg], parties: list[Arg], parties_sell: bool, gazetteer: Gazetteer) -> Iterator[Frame]:
@@ -375,6 +396,17 @@ def _where_place(trigger: Token, args: Args) -> list[Arg]:
     return []
 
 
+def _vehicle_owners(subjects_: list[Token], args: Args) -> list[Arg]:
+    """The companies whose vehicles these are: 'its models', 'some of Kia's cars'."""
+    owners = []
+    for subject in subjects_:
+        if subject.lower_ in ("some", "most", "all", "many", "one", "several"):
+            subject = _first([p for prep in children(subject, {"prep"}) if prep.lower_ == "of" for p in children(prep, {"pobj"})]) or subject
+        if _is_vehicle(subject):
+            owners += [a for c in children(subject, {"poss"}) for a in args_at(c, args) if a.label == "ORG"]
+    return owners
+
+
 def make_verb_frames(trigger: Token, args: Args, topic: Arg | None = None) -> Iterator[Frame]:
     """'X builds Y at its Z plant', 'Y will be assembled at X's Z plant',
     'X is to start making cars in Spain', 'X makes batteries for Y' (SUPPLIES),
@@ -389,6 +421,8 @@ def make_verb_frames(trigger: Token, args: Args, topic: Arg | None = None) -> It
         # "GM would buy cells made in the US": a participle's maker is not the buyer
         makers = [a for a in subjects(trigger, args) if a.label == "ORG"]
     places = _places_in(phrase, args) or _where_place(trigger, args)
+    if passive and not makers:
+        makers = _vehicle_owners(children(trigger, {"nsubjpass"}), args)  # "some of its models are assembled in Vietnam"
     if not makers:
         makers = [a for a in prep_objects([trigger, *objects], PLACE_PREPS, args, deep=True) if a.label == "ORG"]
     if not makers and trigger.pos_ == "NOUN" and topic is not None and places:
@@ -562,5 +596,11 @@ def _is_joint(token: Token) -> bool:
         return True
     if token.pos_ == "VERB" and token.lemma_.lower() in ("develop", "build", "make", "produce", "design"):
         before = token.doc[token.i - 2 : token.i] if token.i >= 2 else []
-        return any(c.lower_ in ("jointly", "together") for c in token.children) or [t.lower_ for t in before] == ["co", "-"]
+        if any(c.lower_ in ("jointly", "together") for c in token.children) or [t.lower_ for t in before] == ["co", "-"]:
+            return True
+        # "Toyota is developing solid-state batteries with Idemitsu Kosan"
+        return token.lemma_.lower() == "develop" and any(
+            prep.lower_ == "with" and any(o.ent_type_ == "ORG" for o in prep.children if o.dep_ == "pobj")
+            for holder in [token, *children(token, {"dobj"})] for prep in children(holder, {"prep"})
+        )
     return False

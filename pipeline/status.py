@@ -247,3 +247,31 @@ def status_of(trigger: Token, default: str = "active") -> str:
             and "ended" in statuses[position + 1 :]:
         return "ended"  # "scrapped plans to build", "called off talks": the plan itself ended
     return nearest
+
+
+PRELIMINARY_WORDS = {"preliminary", "non-binding", "nonbinding", "framework", "tentative", "initial"}
+PRELIMINARY_NOUNS = {"memorandum", "mou", "loi"}
+
+
+def _is_preliminary(token: Token) -> bool:
+    if token.lemma_.lower() in PRELIMINARY_NOUNS:
+        return True
+    if token.lemma_.lower() in ("letter", "sheet") and any(
+            t.lower_ in ("intent", "term") for t in token.subtree if abs(t.i - token.i) <= 2):
+        return True  # "a letter of intent", "a term sheet"
+    modifiers = [t for c in token.children if c.dep_ in ("amod", "compound") for t in c.subtree]
+    words = {t.lower_ for t in modifiers}
+    joined = "".join(t.lower_ for t in sorted(modifiers, key=lambda t: t.i))  # "non - binding" parses as three words
+    return bool(words & PRELIMINARY_WORDS) or "non-binding" in joined
+
+
+def under_preliminary_deal(trigger: Token) -> bool:
+    """'signed a preliminary deal to buy lithium', 'a memorandum under which
+    it will deliver cells': supply agreed only in principle is still to come."""
+    heads, token = [trigger], trigger
+    while token.head.i != token.i and len(heads) < 6:
+        token = token.head
+        heads.append(token)
+    tokens = heads + [c for t in heads for c in t.children if c.dep_ in ("dobj", "nsubj", "nsubjpass")]
+    return any(_is_preliminary(t) for t in tokens)
+

@@ -178,6 +178,17 @@ def test_fuzzy_names_stay_within_one_company(name, canonical):
         ("Chery will make cars in Spain through a joint venture with Dongfeng.", ("PARTNERS_WITH", "Chery", "Dongfeng"), "active"),
         ("ZF builds the gearbox in Saarbrücken, in South Carolina and in Shanghai.", ("MANUFACTURES_AT", "ZF", "Shanghai"), "active"),
         ("Exide is setting up a factory for battery cells in Bengaluru, Karnataka.", ("MANUFACTURES_AT", "Exide", "Bengaluru"), "planned"),
+        ("Agratas is building a cell plant. Jaguar Land Rover and Tata Motors will be its first customers.",
+         ("SUPPLIES", "Agratas", "Tata Motors"), "planned"),
+        ("BMW is the biggest customer of Northvolt.", ("SUPPLIES", "Northvolt", "BMW"), "active"),
+        ("Hyundai has no plant there, although some of its models are assembled in Vietnam and Malaysia.",
+         ("MANUFACTURES_AT", "Hyundai", "Malaysia"), "active"),
+        ("Toyota is developing solid-state batteries with Idemitsu Kosan.", ("PARTNERS_WITH", "Idemitsu Kosan", "Toyota"), "active"),
+        ("BMW has signed a contract with Ganfeng Lithium for lithium from mines in Australia.",
+         ("SOURCES_FROM", "BMW", "Australia"), "active"),
+        ("Ford has signed a preliminary deal to buy lithium from Lake Resources.", ("SUPPLIES", "Lake Resources", "Ford"), "planned"),
+        ("BMW signed a non-binding agreement with Northvolt for the supply of cells.", ("SUPPLIES", "Northvolt", "BMW"), "planned"),
+        ("BMW has signed a contract to buy cells from CATL.", ("SUPPLIES", "CATL", "BMW"), "active"),
     ],
 )
 def test_frames_and_statuses_in_context(nlp, text, claim, status):
