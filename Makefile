@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := models/pipeline/meta.json
 MODEL_INPUTS := models/config.cfg $(wildcard seeds/labelled/*.jsonl) $(wildcard models/gazetteer/*) \
-	pipeline/training.py pipeline/entities.py
+	pipeline/training.py pipeline/entities.py pipeline/scorer.py pipeline/claims.py pipeline/frames.py \
+	pipeline/arguments.py pipeline/status.py
 
 .PHONY: demo test install model evaluate clean
 

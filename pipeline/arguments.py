@@ -15,6 +15,7 @@ REFERENCE_NOUNS = {
     "company": None, "firm": None, "group": None, "giant": None, "brand": None,
     "automaker": "oem", "carmaker": "oem", "manufacturer": None, "maker": None, "oem": "oem",
     "supplier": "supplier", "startup": None, "producer": None, "chipmaker": "supplier", "owner": None,
+    "miner": "materials", "refiner": "materials",
 }
 OEM_KINDS = {"automaker", "truckmaker", "joint_venture"}
 SUPPLIER_KINDS = {"supplier", "battery", "semiconductor", "tech", "materials", "joint_venture"}
@@ -60,7 +61,7 @@ def _reference_allows(arg: Arg, noun: Token, gazetteer: Gazetteer) -> bool:
         if kinds and (not company or company.kind not in kinds):
             return False
     if wanted and company:
-        kinds = OEM_KINDS if wanted == "oem" else SUPPLIER_KINDS
+        kinds = {"oem": OEM_KINDS, "materials": {"materials"}}.get(wanted, SUPPLIER_KINDS)
         if company.kind not in kinds:
             return False
     for child in noun.children:
@@ -398,7 +399,7 @@ def _inside(target: Token, args: Args) -> list[Arg]:
 
 PLAN_NOUNS = {"plan", "talk", "talks", "deal", "agreement", "contract", "effort", "decision", "move", "intention",
               "project", "venture", "partnership", "bid", "attempt", "order", "negotiation", "preparation", "interest",
-              "part", "member"}
+              "part", "member", "stake"}
 
 
 def governing_parties(token: Token, args: Args, nouns: set[str], hops: int = 5) -> list[Arg]:

@@ -17,7 +17,7 @@ from .frames import (
 )
 from .gazetteer import Gazetteer, load_gazetteer
 from .records import Claim
-from .status import status_of, under_preliminary_deal
+from .status import site_chosen, status_of, under_preliminary_deal
 
 if not Doc.has_extension("claims"):
     Doc.set_extension("claims", default=[])
@@ -144,6 +144,8 @@ def _prefer_facilities(claims: list[Claim]) -> list[Claim]:
 def _status(candidate: Candidate) -> str:
     status = status_of(candidate.trigger, candidate.default_status)
     if status == "active" and candidate.relation in ("SUPPLIES", "SOURCES_FROM") and under_preliminary_deal(candidate.trigger):
+        return "planned"
+    if status == "active" and candidate.relation == "MANUFACTURES_AT" and site_chosen(candidate.trigger):
         return "planned"
     if candidate.fixed_status and status not in ("denied", "possible", "planned"):
         return candidate.default_status

@@ -223,6 +223,8 @@ def customer_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
         return
     if trigger.dep_ == "pobj" and trigger.head.lower_ in ("as", "among"):
         verb = trigger.head.head
+        while verb.pos_ not in ("VERB", "AUX") and verb.dep_ in ("conj", "dobj", "appos") and verb.head.i != verb.i:
+            verb = verb.head  # "counts Audi, Li Auto and SAIC among its customers" hangs on SAIC
         customers = [a for o in children(verb, {"dobj", "nsubjpass"}) for a in args_at(o, args, owners=False)]
         suppliers = [a for a in subjects(verb, args) if a not in customers] if not children(verb, {"nsubjpass"}) else []
     elif trigger.dep_ == "attr" and trigger.head.lemma_ in ("be", "become", "remain"):
@@ -282,6 +284,8 @@ def partner_frames(trigger: Token, args: Args, gazetteer: Gazetteer) -> Iterator
         holders.append(trigger.head)  # "ended its venture with Ford": 'with' may hang on the verb
     if trigger.pos_ == "VERB":
         holders += children(trigger, {"dobj"})  # "discussing development with Apple"
+        # "will work on the chips with Qualcomm": 'with' may hang on what they work on
+        holders += [o for prep in children(trigger, {"prep"}) if prep.lower_ == "on" for o in children(prep, {"pobj"})]
     owners = [a for t in holders for c in children(t, {"poss", "compound", "nmod", "amod"}) for a in args_at(c, args) if a.label == "ORG"]
     if not owners:
         owners = [a for a in subjects(trigger, args) if a.label == "ORG"]
@@ -463,6 +467,7 @@ def facility_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
         # "build a factory in Guangdong", "its other factories are in Gurgaon": the place hangs on the verb
         holders += [t for t in _phrase_tokens(trigger.head) if t not in holders]
     places = _places_in(located, args) or _places_in(holders, args)  # "..., located in Nevada" is the place
+    places = places or _site_named(trigger, args)
     own = args.get(trigger.i)
     if own is not None and own.label == "FACILITY":
         places = [own]
@@ -475,6 +480,22 @@ def facility_noun_frames(trigger: Token, args: Args) -> Iterator[Frame]:
         owners = [a for a in subjects(trigger, args) if a.label == "ORG"]
     for owner, place in _pairs(owners, places):
         yield "MANUFACTURES_AT", owner, place, None, 0.7
+
+
+SITE_NOUNS = {"site", "location", "home", "base"}
+
+
+def _site_named(trigger: Token, args: Args) -> list[Arg]:
+    """'ruled out the UK as the site of its factory', 'picked Ohio as the
+    home of their plant': the place the verb takes as its object."""
+    if not (trigger.dep_ == "pobj" and trigger.head.lower_ == "of" and trigger.head.head.lemma_.lower() in SITE_NOUNS):
+        return []
+    site = trigger.head.head
+    verb = site.head.head if site.dep_ == "pobj" and site.head.lower_ == "as" else None
+    if verb is None:
+        return []
+    return [a for o in children(verb, {"dobj"}) for a in args_at(o, args, owners=False)
+            if a.label in ("GPE", "FACILITY") and not a.origin_only]
 
 
 def _under_participle(token: Token) -> bool:

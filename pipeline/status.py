@@ -105,8 +105,8 @@ def _status_at(token: Token) -> str | None:
         return "possible"  # "are expected to sign a memorandum": not done yet
     if words & POSSIBLE_WORDS or _in_talks(token):
         return "denied" if negated else "possible"
-    if token.lemma_.lower() in CONTINUING:
-        return "active"  # "will keep the plant running", "will continue to supply"
+    if token.lemma_.lower() in CONTINUING or "currently" in words:
+        return "active"  # "will keep the plant running", "will continue to supply", "can currently make"
     if token.lemma_.lower() in LATER_VERBS and any(c.dep_ == "xcomp" for c in token.children):
         return "planned"  # "picked SK On to supply batteries"
     if (token.lemma_.lower(), "back") in {(token.lemma_.lower(), c.lower_) for c in token.children if c.dep_ == "prt"} \
@@ -275,3 +275,12 @@ def under_preliminary_deal(trigger: Token) -> bool:
     tokens = heads + [c for t in heads for c in t.children if c.dep_ in ("dobj", "nsubj", "nsubjpass")]
     return any(_is_preliminary(t) for t in tokens)
 
+
+def site_chosen(trigger: Token) -> bool:
+    """'picked Ohio as the home of their plant': a site chosen is a plant not yet built."""
+    for token in _chain(trigger):
+        if token.lemma_.lower() in LATER_VERBS and any(
+                p.lower_ == "as" and any(o.lemma_.lower() in ("site", "home", "location") for o in p.children)
+                for p in token.children if p.dep_ == "prep"):
+            return True
+    return False

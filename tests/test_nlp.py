@@ -189,6 +189,17 @@ def test_fuzzy_names_stay_within_one_company(name, canonical):
         ("Ford has signed a preliminary deal to buy lithium from Lake Resources.", ("SUPPLIES", "Lake Resources", "Ford"), "planned"),
         ("BMW signed a non-binding agreement with Northvolt for the supply of cells.", ("SUPPLIES", "Northvolt", "BMW"), "planned"),
         ("BMW has signed a contract to buy cells from CATL.", ("SUPPLIES", "CATL", "BMW"), "active"),
+        ("Horizon Robotics counts Audi, Continental, Li Auto and SAIC among its customers.",
+         ("SUPPLIES", "Horizon Robotics", "Li Auto"), "active"),
+        ("SQM signed a deal with Kia. The Chilean miner, which already counts Ford among its customers, said so.",
+         ("SUPPLIES", "SQM", "Ford"), "active"),
+        ("VW already holds stakes in joint ventures with JAC, SAIC and FAW.", ("PARTNERS_WITH", "FAW", "Volkswagen"), "active"),
+        ("General Motors will work on the chips with Qualcomm and NXP.", ("PARTNERS_WITH", "General Motors", "NXP"), "planned"),
+        ("BYD has ruled out the UK as the site of its first European car factory.",
+         ("MANUFACTURES_AT", "BYD", "United Kingdom"), "denied"),
+        ("Honda and LG Energy Solution have picked Ohio as the home of their joint venture battery plant.",
+         ("MANUFACTURES_AT", "Honda", "Ohio"), "planned"),
+        ("SQM can currently make 40,000 tons of lithium hydroxide a year in Chile.", ("MANUFACTURES_AT", "SQM", "Chile"), "active"),
     ],
 )
 def test_frames_and_statuses_in_context(nlp, text, claim, status):
