@@ -199,6 +199,116 @@ def print_claims(rows: list[dict]) -> None:
     )
 
 
+# ---- changes and history ------------------------------------------------------
+
+@cli.command(name="changes")
+@click.option("--since", default="7d", show_default=True, metavar="DATE|24h|7d",
+              help="Changes learned since a date (YYYY-MM-DD) or within a span (h, d, w).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def changes_command(ctx: click.Context, since: str, as_json: bool) -> None:
+    """Change events: claims first seen, changes of status, supplier switches."""
+    from .changes import parse_since
+
+    rows = store.changes_since(_db(ctx), parse_since(since))
+    if as_json:
+        click.echo(json.dumps([asdict(row) for row in rows], indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(f"no changes learned since {since}: try a longer --since, e.g. --since 30d")
+        return
+    print_changes(rows, f"changes learned since {since}")
+
+
+def print_changes(rows: list, title: str) -> None:
+    _table(
+        f"{len(rows)} {title}",
+        ["happened", "learned", "change", "relation", "subject", "object", "status", "source"],
+        [[r.happened_at[:10], r.learned_at[:10], _change_label(r), r.relation, r.subject, r.object,
+          _status_label(r), r.site or ""] for r in rows],
+    )
+
+
+def _change_label(row) -> str:
+    if row.kind == "supplier_switch":
+        return f"switch from {row.old_subject}"
+    return row.kind
+
+
+def _status_label(row) -> str:
+    return f"{row.before_status} → {row.after_status}" if row.before_status else row.after_status
+
+
+@cli.command(name="history")
+@click.argument("company")
+@click.argument("other", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def history_command(ctx: click.Context, company: str, other: str | None, as_json: bool) -> None:
+    """Timeline of a company's claims, or of the claims between two (OTHER).
+
+    Each row is one article's statement, in publication order; 'change'
+    marks where a claim first appeared or its status changed.
+    """
+    rows = store.company_history(_db(ctx), company, other)
+    if as_json:
+        click.echo(json.dumps([asdict(row) for row in rows], indent=2, ensure_ascii=False))
+        return
+    who = f"{company} and {other}" if other else company
+    if not rows:
+        click.echo(f"no claims about {who} yet")
+        return
+    _table(
+        f"history of {who}: {len(rows)} statements",
+        ["date", "relation", "subject", "object", "status", "change", "source", "evidence"],
+        [[r.news_at[:10], r.relation, r.subject, r.object, r.status, r.change or "", r.site or "",
+          _clip(r.sentence, 90)] for r in rows],
+    )
+
+
+def _clip(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ---- digest -----------------------------------------------------------------------
+
+@cli.command(name="digest")
+@click.option("--since", default="24h", show_default=True, metavar="DATE|24h|7d",
+              help="Window start: a date (YYYY-MM-DD) or a span back from now (h, d, w).")
+@click.option("--output", metavar="FILE.eml", type=click.Path(dir_okay=False),
+              help="Write the email to this file instead of printing its text.")
+@click.option("--send", is_flag=True, help="Send it by SMTP (smtp_* and digest_* settings) and record the window.")
+@click.option("--skip-empty", is_flag=True, help="Send nothing when the window holds nothing new.")
+@click.pass_context
+def digest_command(ctx: click.Context, since: str, output: str | None, send: bool, skip_empty: bool) -> None:
+    """The digest email of what changed: change events first, then new
+    claims, then the most mentioned companies.
+
+    Without --output or --send it prints the plain-text part. With --send,
+    a window already sent is not sent again; a failed send records nothing.
+    SMTP credentials come from SUPPLYWATCH_SMTP_USER and
+    SUPPLYWATCH_SMTP_PASSWORD, never from files.
+    """
+    from . import digest as digests
+    from .changes import parse_since
+
+    if output and send:
+        raise UserError("choose one of --output and --send")
+    settings, db = _settings(ctx), _db(ctx)
+    start = parse_since(since)
+    if send:
+        outcome = digests.send_digest(db, settings, start, skip_empty=skip_empty)
+        click.echo(f"digest {'sent' if outcome.sent else 'not sent'}: {outcome.reason}", err=True)
+        return
+    built = digests.build_digest(db, start, digests.now_utc())
+    if output:
+        digests.write_message(digests.make_message(built, settings), output)
+        click.echo(f"wrote {output}: {built.subject}", err=True)
+        return
+    click.echo(digests.render_text(built, settings), nl=False)
+
+
 # ---- evaluate -----------------------------------------------------------------
 
 @cli.command()
@@ -264,9 +374,12 @@ def print_errors(report) -> None:
 def demo(ctx: click.Context, demo_db: str) -> None:
     """Run the whole pipeline on the bundled sample feed, offline.
 
-    A loopback web server serves the seed articles as a dated RSS feed; the
-    demo polls it into a fresh database and prints the claims it found.
+    A loopback web server serves the sample articles as a dated RSS feed;
+    the demo polls it into a fresh database, prints the claims it found and
+    how they changed, and writes the digest email to db/demo-digest.eml.
     """
+    from . import digest as digests
+    from .changes import parse_since
     from .demo import load_samples, serve_samples
     from .run import run_once
 
@@ -282,8 +395,15 @@ def demo(ctx: click.Context, demo_db: str) -> None:
         summary = run_once(db, settings)
     click.echo(summary.line())
     print_claims(store.current_claims(db))
+    print_changes(store.changes_since(db, kinds=("status", "supplier_switch")), "changes of status and supplier")
+    digest_file = db_file.parent / "demo-digest.eml"
+    digest = digests.build_digest(db, parse_since("24h"), digests.now_utc())
+    digests.write_message(digests.make_message(digest, settings), str(digest_file))
+    click.echo(f"\nDigest email written to {digest_file}: {digest.subject}")
     click.echo(
         f"\nStored in {db_file}. Explore further (from .venv/bin, or after 'source .venv/bin/activate'):\n"
+        f"  supplywatch --db {db_file} history Renault Valeo\n"
+        f"  supplywatch --db {db_file} changes --since 24h\n"
         f"  supplywatch --db {db_file} claims --json\n"
         f"  supplywatch extract seeds/*.txt\n"
         f"  sqlite-utils tables {db_file} --counts"

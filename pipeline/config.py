@@ -28,6 +28,13 @@ class Settings:
     max_entries_per_feed: int = 200
     nlp_batch_size: int = 16
     nlp_processes: int = 1
+    datasette_url: str = ""  # e.g. http://127.0.0.1:8001: digest links then open the claims there
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | ssl | none
+    smtp_timeout: float = 30.0
+    digest_from: str = "supplywatch@localhost"
+    digest_to: str = ""  # comma-separated addresses
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

@@ -31,7 +31,8 @@ class SampleArticle:
 
 
 def load_samples(seeds_dir: Path = SEEDS_DIR) -> list[SampleArticle]:
-    """The demo feed's items: titles from demo_feed.json, dates from gold-claims.jsonl."""
+    """The demo feed's items: titles from demo_feed.json; text and date from
+    the item itself, or for a seed article from gold-claims.jsonl."""
     try:
         listing = json.loads((seeds_dir / "demo_feed.json").read_text(encoding="utf-8"))
         gold_lines = (seeds_dir / "gold-claims.jsonl").read_text(encoding="utf-8").splitlines()
@@ -40,7 +41,7 @@ def load_samples(seeds_dir: Path = SEEDS_DIR) -> list[SampleArticle]:
     gold = {row["id"]: row for row in map(json.loads, filter(str.strip, gold_lines))}
     samples = []
     for item in listing["items"]:
-        record = gold[item["id"]]
+        record = gold[item["id"]] if "id" in item else item
         text = (seeds_dir / record["file"]).read_text(encoding="utf-8")
         samples.append(SampleArticle(item["slug"], item["title"], item["author"], record["published"], text))
     return samples

@@ -1,17 +1,20 @@
 """The store: the only module that writes SQLite. Recorded migrations create
-the schema; each article is saved with its mentions and claims in one
-transaction, and saving the same article again stores nothing twice."""
+the schema; each article is saved with its mentions, claims and the change
+events they imply in one transaction, and saving the same article again
+stores nothing twice."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
+from .changes import ChangeEvent, Evidence, claim_events, switch_events
 from .errors import UserError
 from .records import Article, Claim, Extraction, Feed, FeedResult
 
@@ -22,7 +25,9 @@ migrations = Migrations("supplywatch")
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    # microseconds kept: a digest window ends at a moment, and what is learned
+    # right after it must sort after it
+    return datetime.now(timezone.utc).isoformat()
 
 
 @migrations(name="m001_initial")
@@ -110,6 +115,39 @@ def m001_initial(db: Database) -> None:
         JOIN ranked r ON r.claim_id = c.id AND r.recency = 1
         """
     )
+
+
+@migrations(name="m002_claim_changes")
+def m002_claim_changes(db: Database) -> None:
+    """Change events, rebuilt from the evidence whenever a claim gains some."""
+    db["claim_changes"].create(
+        {
+            "key": str, "kind": str, "claim_id": int, "old_claim_id": int,
+            "before_status": str, "after_status": str,
+            "before_article_id": int, "after_article_id": int,
+            "happened_at": str, "learned_at": str, "component": str,
+        },
+        pk="key", not_null={"kind", "claim_id", "after_status", "after_article_id", "happened_at", "learned_at"},
+        foreign_keys=[
+            ("claim_id", "claims", "id"), ("old_claim_id", "claims", "id"),
+            ("before_article_id", "articles", "id"), ("after_article_id", "articles", "id"),
+        ],
+        if_not_exists=True,
+    )
+    for columns in (["claim_id"], ["old_claim_id"], ["learned_at"], ["happened_at"], ["kind"]):
+        db["claim_changes"].create_index(columns, if_not_exists=True)
+    refresh_changes(db, [row[0] for row in db.execute("SELECT id FROM claims")])  # claims stored before this migration
+
+
+@migrations(name="m003_digests")
+def m003_digests(db: Database) -> None:
+    """Digests sent, with the window each covered, so none is sent twice."""
+    db["digests"].create(
+        {"id": int, "window_start": str, "window_end": str, "sent_at": str, "recipients": str,
+         "subject": str, "message_id": str},
+        pk="id", not_null={"window_start", "window_end", "sent_at"}, if_not_exists=True,
+    )
+    db["digests"].create_index(["window_end"], if_not_exists=True)
 
 
 def open_db(path: str | Path) -> Database:
@@ -269,9 +307,11 @@ def save_article(db: Database, article: Article, extraction: Extraction) -> Save
                 [article_id, entity_id, mention.start, mention.end, mention.text],
             )
         new_claims = 0
+        touched: set[int] = set()
         for claim in extraction.claims:
             claim_id, created = _claim_id(db, claim, learned_at)
             new_claims += created
+            touched.add(claim_id)
             db.execute(
                 "INSERT INTO claim_evidence (claim_id, article_id, sentence, status, component, kind,"
                 " published_at, learned_at, site, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -279,7 +319,58 @@ def save_article(db: Database, article: Article, extraction: Extraction) -> Save
                 [claim_id, article_id, claim.evidence, claim.status, claim.component, claim.kind,
                  article.published_at, learned_at, article.site, claim.confidence],
             )
+        refresh_changes(db, touched)
     return SaveResult(article_id, duplicate=False, new_claims=new_claims)
+
+
+# ---- change events -------------------------------------------------------------
+
+def _evidence_of(db: Database, claim_ids: Iterable[int]) -> dict[int, list[Evidence]]:
+    ids = sorted(set(claim_ids))
+    found: dict[int, list[Evidence]] = {claim_id: [] for claim_id in ids}
+    if not ids:
+        return found
+    rows = db.execute(
+        f"SELECT claim_id, article_id, status, COALESCE(published_at, learned_at), learned_at, component"
+        f" FROM claim_evidence WHERE claim_id IN ({', '.join('?' * len(ids))})", ids,
+    ).fetchall()
+    for row in rows:
+        found[row[0]].append(Evidence(*row))
+    return found
+
+
+def _write_events(db: Database, events: list[ChangeEvent]) -> None:
+    db["claim_changes"].insert_all(
+        ({
+            "key": e.key, "kind": e.kind, "claim_id": e.claim_id, "old_claim_id": e.old_claim_id,
+            "before_status": e.before_status, "after_status": e.after.status,
+            "before_article_id": e.before.article_id if e.before else None,
+            "after_article_id": e.after.article_id, "happened_at": e.happened_at,
+            "learned_at": e.learned_at, "component": e.component,
+        } for e in events),
+        pk="key", replace=True,
+    )
+
+
+def refresh_changes(db: Database, claim_ids: Iterable[int]) -> None:
+    """Rebuild the change events of these claims, and the supplier switches
+    of the customers they supply, from all their evidence. The result
+    depends only on the evidence, so re-running it changes nothing."""
+    claim_ids = set(claim_ids)
+    if not claim_ids:
+        return
+    marks = ", ".join("?" * len(claim_ids))
+    db.execute(f"DELETE FROM claim_changes WHERE kind != 'supplier_switch' AND claim_id IN ({marks})", list(claim_ids))
+    for events in map(claim_events, _evidence_of(db, claim_ids).values()):
+        _write_events(db, events)
+    customers = [row[0] for row in db.execute(
+        f"SELECT DISTINCT object_id FROM claims WHERE relation = 'SUPPLIES' AND id IN ({marks})", list(claim_ids))]
+    for customer_id in customers:
+        supplied = [row[0] for row in db.execute(
+            "SELECT id FROM claims WHERE relation = 'SUPPLIES' AND object_id = ?", [customer_id])]
+        supplied_marks = ", ".join("?" * len(supplied))
+        db.execute(f"DELETE FROM claim_changes WHERE kind = 'supplier_switch' AND claim_id IN ({supplied_marks})", supplied)
+        _write_events(db, switch_events(_evidence_of(db, supplied)))
 
 
 def current_claims(db: Database) -> list[dict]:
@@ -288,3 +379,122 @@ def current_claims(db: Database) -> list[dict]:
 
 def counts(db: Database) -> dict[str, int]:
     return {name: db[name].count for name in ("feeds", "articles", "entities", "claims", "claim_evidence")}
+
+
+# ---- reading changes and history ----------------------------------------------
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """A change event with what a reader needs: names, quotes and sources."""
+
+    key: str
+    kind: str
+    relation: str
+    subject: str
+    object: str
+    before_status: str | None
+    after_status: str
+    happened_at: str
+    learned_at: str
+    component: str | None
+    sentence: str | None
+    url: str | None
+    title: str | None
+    site: str | None
+    claim_id: int
+    old_subject: str | None = None
+    before_sentence: str | None = None
+    before_url: str | None = None
+
+
+CHANGE_QUERY = """
+SELECT ch.key, ch.kind, c.relation, s.canonical AS subject, o.canonical AS object,
+    ch.before_status, ch.after_status, ch.happened_at, ch.learned_at, ch.component,
+    after_ev.sentence, a.url, a.title, COALESCE(a.site, after_ev.site) AS site, ch.claim_id,
+    old_s.canonical AS old_subject, before_ev.sentence AS before_sentence, b.url AS before_url
+FROM claim_changes ch
+JOIN claims c ON c.id = ch.claim_id
+JOIN entities s ON s.id = c.subject_id
+JOIN entities o ON o.id = c.object_id
+JOIN articles a ON a.id = ch.after_article_id
+LEFT JOIN articles b ON b.id = ch.before_article_id
+LEFT JOIN claim_evidence after_ev ON after_ev.claim_id = ch.claim_id AND after_ev.article_id = ch.after_article_id
+LEFT JOIN claims old ON old.id = ch.old_claim_id
+LEFT JOIN entities old_s ON old_s.id = old.subject_id
+LEFT JOIN claim_evidence before_ev
+    ON before_ev.claim_id = COALESCE(ch.old_claim_id, ch.claim_id) AND before_ev.article_id = ch.before_article_id
+"""
+
+
+def changes_since(db: Database, since: str | None = None, until: str | None = None,
+                  kinds: Iterable[str] | None = None, after: str | None = None) -> list[ChangeRow]:
+    """Change events learned from `since` (or strictly after `after`) up to
+    and including `until`, oldest news first."""
+    where, params = ["1 = 1"], []
+    for column_test, value in (("ch.learned_at >= ?", since), ("ch.learned_at > ?", after), ("ch.learned_at <= ?", until)):
+        if value:
+            where.append(column_test)
+            params.append(value)
+    if kinds:
+        kinds = list(kinds)
+        where.append(f"ch.kind IN ({', '.join('?' * len(kinds))})")
+        params += kinds
+    sql = CHANGE_QUERY + f" WHERE {' AND '.join(where)} ORDER BY ch.happened_at, ch.learned_at, ch.key"
+    return [ChangeRow(*row) for row in db.execute(sql, params).fetchall()]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One article's statement of one claim, in news order."""
+
+    news_at: str
+    relation: str
+    subject: str
+    object: str
+    status: str
+    change: str | None
+    site: str | None
+    url: str | None
+    sentence: str | None
+    claim_id: int
+
+
+def entity_ids(db: Database, name: str) -> list[int]:
+    """Entities whose canonical name or a seen alias is `name` (any case)."""
+    rows = db.execute(
+        "SELECT id FROM entities WHERE canonical = ? COLLATE NOCASE"
+        " UNION SELECT entity_id FROM aliases WHERE alias = ? COLLATE NOCASE",
+        [name, name],
+    ).fetchall()
+    return sorted({row[0] for row in rows})
+
+
+def company_history(db: Database, company: str, other: str | None = None) -> list[HistoryRow]:
+    """The timeline of a company's claims, or of the claims between two."""
+    names = [company] + ([other] if other else [])
+    resolved = []
+    for name in names:
+        ids = entity_ids(db, name)
+        if not ids:
+            raise UserError(f"no company or place named {name!r} in the store: see 'supplywatch claims' for names")
+        resolved.append(ids)
+    first = ", ".join(map(str, resolved[0]))
+    where = f"(c.subject_id IN ({first}) OR c.object_id IN ({first}))"
+    if other:
+        second = ", ".join(map(str, resolved[1]))
+        where = (f"((c.subject_id IN ({first}) AND c.object_id IN ({second}))"
+                 f" OR (c.subject_id IN ({second}) AND c.object_id IN ({first})))")
+    rows = db.execute(
+        f"""SELECT COALESCE(ce.published_at, ce.learned_at) AS news_at, c.relation, s.canonical, o.canonical,
+                ce.status, ch.kind, COALESCE(a.site, ce.site), a.url, ce.sentence, c.id
+            FROM claim_evidence ce
+            JOIN claims c ON c.id = ce.claim_id
+            JOIN entities s ON s.id = c.subject_id
+            JOIN entities o ON o.id = c.object_id
+            JOIN articles a ON a.id = ce.article_id
+            LEFT JOIN claim_changes ch ON ch.claim_id = ce.claim_id AND ch.after_article_id = ce.article_id
+                AND ch.kind IN ('new', 'status')
+            WHERE {where}
+            ORDER BY news_at, ce.learned_at, ce.article_id, c.relation, s.canonical, o.canonical"""
+    ).fetchall()
+    return [HistoryRow(*row) for row in rows]

@@ -178,11 +178,17 @@ def test_demo_runs_offline_and_finds_renault_valeo(tmp_path):
     demo_db = tmp_path / "demo.db"
     result = invoke("demo", "--demo-db", str(demo_db))
     assert result.exit_code == 0, result.output
-    assert "articles: 2 new" in result.output
+    assert "articles: 3 new" in result.output
     assert "Valeo" in result.output and "PARTNERS_WITH" in result.output
     claims = json.loads(invoke("claims", "--json", db=demo_db).output)
     renault_valeo = [c for c in claims if c["relation"] == "PARTNERS_WITH" and {c["subject"], c["object"]} == {"Renault", "Valeo"}]
-    assert len(renault_valeo) == 1 and renault_valeo[0]["evidence_count"] == 2
+    assert len(renault_valeo) == 1 and renault_valeo[0]["evidence_count"] == 3 and renault_valeo[0]["status"] == "ended"
+    changes = json.loads(invoke("changes", "--since", "24h", "--json", db=demo_db).output)
+    assert {(c["subject"], c["object"], c["before_status"], c["after_status"], c["happened_at"][:10]) for c in changes
+            if c["kind"] == "status" and c["relation"] == "PARTNERS_WITH"} == {("Renault", "Valeo", "active", "ended", "2025-11-14")}
+    assert "active → ended" in result.output
+    digest_file = tmp_path / "demo-digest.eml"
+    assert digest_file.is_file() and b"Renault PARTNERS_WITH Valeo: active" in digest_file.read_bytes()
     again = invoke("demo", "--demo-db", str(demo_db))  # re-running starts afresh and gives the same
     assert again.exit_code == 0
 
