@@ -21,7 +21,8 @@ ENDED_PARTICLES = {
     ("walk", "away"), ("wind", "down"), ("pull", "out"), ("back", "out"), ("break", "up"),
     ("call", "off"), ("phase", "out"), ("shut", "down"), ("pull", "back"),
 }
-ENDED_WORDS = {"history", "former", "formerly", "longer", "defunct", "dissolution", "termination", "exit", "collapse"}
+ENDED_WORDS = {"history", "former", "formerly", "longer", "defunct", "dissolution", "termination", "exit", "collapse",
+               "closure", "shutdown", "cancellation", "breakup", "demise"}
 NOT_GOING_AHEAD = {"go", "proceed", "happen", "materialize", "materialise", "continue"}
 DENIED_VERBS = {"deny", "reject", "dismiss", "refute", "rebuff"}
 DENIED_WORDS = {"incorrect", "untrue", "baseless", "unfounded", "inaccurate", "false", "groundless"}
@@ -98,6 +99,8 @@ def _status_at(token: Token) -> str | None:
         return "denied"
     if negated and token.lemma_.lower() in NOT_GOING_AHEAD | RENEWALS:
         return "ended"  # "the venture will not go ahead", "will not renew the contract"
+    if _plan_given_up(token):
+        return "ended"
     verbs_here = {t.lemma_.lower() for t in cues if t.pos_ in ("VERB", "NOUN")}
     if verbs_here & ENDED_VERBS or words & ENDED_WORDS or particles & ENDED_PARTICLES or _on_hold(token):
         return "ended"
@@ -130,11 +133,24 @@ def _expects_a_deal(token: Token) -> bool:
     return passive and any(c.dep_ == "xcomp" and c.lemma_.lower() in DEAL_MAKING for c in token.children)
 
 
+def _plan_given_up(token: Token) -> bool:
+    """'which had planned to form a venture': a plan told in the past
+    perfect is one that no longer holds."""
+    auxiliaries = {c.lower_ for c in token.children if c.dep_ in ("aux", "auxpass")}
+    return token.lemma_.lower() in ("plan", "intend", "aim", "hope") and token.tag_ == "VBN" and "had" in auxiliaries
+
+
 def _in_talks(token: Token) -> bool:
-    """'Tesla is in advanced talks with LG Chem to source cells'."""
-    return token.pos_ in ("VERB", "AUX") and any(
-        p.lower_ == "in" and any(o.lemma_.lower() in ("talk", "talks", "negotiation", "discussion") for o in p.children)
-        for p in token.children if p.dep_ == "prep"
+    """'Tesla is in advanced talks with LG Chem to source cells', 'is close
+    to a deal to build Apple's car'."""
+    if token.pos_ not in ("VERB", "AUX"):
+        return False
+    near_deal = [c for c in token.children if c.dep_ == "acomp" and c.lower_ in ("close", "near", "nearing")]
+    preps = [p for holder in [token, *near_deal] for p in holder.children if p.dep_ == "prep"]
+    return any(
+        (p.lower_ == "in" and any(o.lemma_.lower() in ("talk", "talks", "negotiation", "discussion") for o in p.children))
+        or (p.head in near_deal and p.lower_ == "to" and any(o.lemma_.lower() in ("deal", "agreement", "agreements") for o in p.children))
+        for p in preps
     )
 
 

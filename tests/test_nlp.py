@@ -120,6 +120,9 @@ def test_coordination_gives_one_claim_per_partner(nlp):
         ("Bosch stopped supplying brakes to Tesla.", "ended"),
         ("Ford walked away from its partnership with Rivian.", "ended"),
         ("Bosch denied it would supply brakes to Tesla.", "denied"),
+        ("Aneka Tambang, which had planned to form a joint venture with LG Energy Solution, went ahead alone.", "ended"),
+        ("The exit means the closure of Forvia's Highland Park plant in Michigan.", "ended"),
+        ("LG Magna e-Powertrain is close to a deal to build electric cars for Apple.", "possible"),
     ],
 )
 def test_status_cues(nlp, text, status):
