@@ -37,7 +37,7 @@ RENEWALS = {"renew", "extend", "continue", "prolong"}
 START_PREPS = {"from", "starting", "beginning"}
 PLANNED_WORDS = {
     "will", "shall", "plan", "aim", "intend", "expect", "schedule", "prepare", "set",
-    "target", "commit", "upcoming", "want", "delay", "postpone",
+    "target", "commit", "upcoming", "want", "delay", "postpone", "due",
 }
 WEAK_PLANNED = {"planned", "proposed", "prospective", "future", "preliminary"}
 CONTINUING = {"keep", "continue", "remain"}
