@@ -131,13 +131,68 @@ def run(ctx: click.Context, once: bool) -> None:
     """Poll the feeds, fetch new articles, extract claims and store them."""
     from .run import run_once
 
+    from .scheduler import instance_lock
+
     if not once:
-        raise UserError("say --once: 'supplywatch run --once' polls every feed one time and exits")
+        raise UserError("say --once: 'supplywatch run --once' polls every feed one time and exits;"
+                        " 'supplywatch schedule' keeps running")
     db = _db(ctx)
     if not store.list_feeds(db):
         raise UserError("no feeds to poll: add one with 'supplywatch feeds add URL'")
-    summary = run_once(db, _settings(ctx))
+    with instance_lock(_settings(ctx).db_path, "run --once"):
+        summary = run_once(db, _settings(ctx))
     click.echo(summary.line())
+
+
+@cli.command(name="schedule")
+@click.pass_context
+def schedule_command(ctx: click.Context) -> None:
+    """Run in the foreground: poll each feed when it is due, read queued
+    articles, and send the digest daily at digest_time in digest_timezone.
+
+    Meant for a systemd unit or a container. SIGTERM or Ctrl-C finishes the
+    article in hand and exits 0; state lives in the database, so a restart
+    carries on where it stopped. Only one schedule (or run --once) per
+    database at a time.
+    """
+    from .scheduler import digest_trigger, run_scheduler
+
+    settings = _settings(ctx)
+    digest_trigger(settings)  # a bad digest_time is a one-line error before anything starts
+    store.open_db(settings.db_path).close()
+    run_scheduler(settings)
+
+
+@cli.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.pass_context
+def status_command(ctx: click.Context, as_json: bool) -> None:
+    """Per feed: last poll, next due time, error count and last error; and
+    the last digest sent."""
+    from .scheduler import status_rows
+
+    feeds_state, last_digest = status_rows(_settings(ctx))
+    if as_json:
+        click.echo(json.dumps({"feeds": feeds_state, "last_digest": last_digest}, indent=2, ensure_ascii=False))
+        return
+    if not feeds_state:
+        click.echo("no feeds yet: add one with 'supplywatch feeds add URL'")
+    else:
+        _table(
+            f"{len(feeds_state)} feeds",
+            ["id", "feed", "last poll", "next due", "errors", "last error"],
+            [[f["id"], f["name"] or f["url"], _minute(f["last_polled_at"]), _minute(f["next_due_at"]),
+              f["error_count"], _clip(f["last_error"], 60)] for f in feeds_state],
+        )
+    if last_digest:
+        click.echo(f"last digest sent {_minute(last_digest['sent_at'])} to {last_digest['recipients']},"
+                   f" covering {_minute(last_digest['window_start'])} to {_minute(last_digest['window_end'])}")
+    else:
+        click.echo("no digest sent yet")
+
+
+def _minute(moment: str | None) -> str:
+    return (moment or "")[:16].replace("T", " ")
 
 
 @cli.command(name="extract")

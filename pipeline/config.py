@@ -28,6 +28,12 @@ class Settings:
     max_entries_per_feed: int = 200
     nlp_batch_size: int = 16
     nlp_processes: int = 1
+    poll_minutes: float = 30.0  # how often each feed is polled, unless the feed sets its own
+    poll_jitter: float = 0.1  # +/- this fraction of the interval, so feeds do not poll in step
+    max_backoff_minutes: float = 24 * 60.0  # cap on the doubling wait after failures
+    scheduler_tick_seconds: float = 60.0  # how often the scheduler looks for due feeds and pending articles
+    digest_time: str = "07:00"  # local time of the daily digest (HH:MM)
+    digest_timezone: str = "UTC"
     datasette_url: str = ""  # e.g. http://127.0.0.1:8001: digest links then open the claims there
     smtp_host: str = ""
     smtp_port: int = 587

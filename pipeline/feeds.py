@@ -1,9 +1,11 @@
-"""Feeds: check feed URLs, read OPML subscription lists, and add, list and
-remove feeds in the store."""
+"""Feeds: check feed URLs, read OPML subscription lists, add, list and
+remove feeds in the store, and decide when each feed is polled next."""
 
 from __future__ import annotations
 
 import logging
+import random
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,8 +13,9 @@ from lxml import etree
 from sqlite_utils import Database
 
 from . import store
+from .config import Settings
 from .errors import UserError
-from .records import Feed
+from .records import Feed, FeedResult
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +67,27 @@ def import_opml(db: Database, path: str | Path) -> tuple[int, int, list[str]]:
         added += created
         present += not created
     return added, present, skipped
+
+
+MAX_DOUBLINGS = 10
+
+
+def poll_interval(feed: Feed, result: FeedResult, settings: Settings) -> timedelta:
+    """The wait before the next poll: the feed's own interval (or the
+    default), doubled for each failure in a row up to a cap, never shorter
+    than the server's Retry-After or Cache-Control max-age."""
+    minutes = feed.poll_minutes or settings.poll_minutes
+    if result.outcome == "failed":
+        failures = feed.error_count + 1
+        minutes = min(minutes * 2 ** min(failures - 1, MAX_DOUBLINGS), max(settings.max_backoff_minutes, minutes))
+    wait = timedelta(minutes=minutes)
+    if result.wait_seconds:
+        wait = max(wait, timedelta(seconds=result.wait_seconds))
+    return wait
+
+
+def next_due_at(feed: Feed, result: FeedResult, settings: Settings, polled_at: str,
+                rng: random.Random | None = None) -> str:
+    wait = poll_interval(feed, result, settings)
+    jitter = (rng or random).uniform(-settings.poll_jitter, settings.poll_jitter) if settings.poll_jitter else 0.0
+    return (datetime.fromisoformat(polled_at) + wait * (1 + jitter)).isoformat()

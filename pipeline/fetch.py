@@ -6,9 +6,11 @@ from __future__ import annotations
 import calendar
 import ipaddress
 import logging
+import re
 import socket
 import time
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -155,23 +157,50 @@ def fetch_feed(client: httpx.Client, feed: Feed, settings: Settings) -> FeedResu
         headers["If-None-Match"] = feed.etag
     if feed.last_modified:
         headers["If-Modified-Since"] = feed.last_modified
+    response = None
     try:
         response, body, final_url = http_get(
             client, feed.url, settings, headers=headers, trusted_host=urlsplit(feed.url).hostname
         )
         if response.status_code == 304:
-            return FeedResult(feed, "not_modified", etag=feed.etag, last_modified=feed.last_modified)
+            return FeedResult(feed, "not_modified", etag=feed.etag, last_modified=feed.last_modified,
+                              wait_seconds=server_wait(response.headers))
         if response.status_code >= 400:
             raise FetchError(f"HTTP {response.status_code}")
         entries = parse_feed(body, final_url, settings.max_entries_per_feed)
     except FetchError as exc:
         log.warning("feed %s failed: %s", feed.url, exc)
-        return FeedResult(feed, "failed", error=str(exc))
+        return FeedResult(feed, "failed", error=str(exc),
+                          wait_seconds=server_wait(response.headers) if response is not None else None)
     return FeedResult(
         feed, "ok", entries=entries,
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
+        wait_seconds=server_wait(response.headers),
     )
+
+
+MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def server_wait(headers: httpx.Headers) -> float | None:
+    """How long the server asks us to wait before polling again: Retry-After
+    (seconds or an HTTP date), else Cache-Control max-age."""
+    retry_after = headers.get("retry-after")
+    if retry_after:
+        value = retry_after.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+    match = MAX_AGE.search(headers.get("cache-control", ""))
+    return float(match.group(1)) if match else None
 
 
 def fetch_page(client: httpx.Client, url: str, settings: Settings, trusted_host: str | None = None) -> Page:

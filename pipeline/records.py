@@ -15,6 +15,8 @@ class Feed:
     last_polled_at: str | None = None
     error_count: int = 0
     last_error: str | None = None
+    next_due_at: str | None = None
+    poll_minutes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class FeedResult:
     etag: str | None = None
     last_modified: str | None = None
     error: str | None = None
+    wait_seconds: float | None = None  # the server's Retry-After or Cache-Control max-age
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""One run of the pipeline: poll every feed, fetch the new articles, read
-their text, extract claims and store them. `run --once`, the demo and (later)
-the scheduler all call run_once."""
+"""One run of the pipeline: poll the feeds (queueing their new entries),
+then fetch the queued articles, read their text, extract claims and store
+them. `run --once`, the demo and the scheduler all call run_once."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -14,11 +15,12 @@ from sqlite_utils import Database
 
 from . import store
 from .config import Settings
-from .extract import article_from_entry, article_from_page, canonical_url
+from .extract import article_from_entry, article_from_page
 from .fetch import FetchError, fetch_feed, fetch_page, make_client
 from .nlp import extract_many, load_pipeline
 from .progress import tracked
 from .records import Article, Feed, FeedEntry
+from .feeds import next_due_at
 
 log = logging.getLogger(__name__)
 
@@ -44,60 +46,93 @@ class RunSummary:
         )
 
 
-def _article_for(client: httpx.Client, feed: Feed, entry: FeedEntry, settings: Settings, fetched_at: str) -> Article | None:
+def _article_for(client: httpx.Client, feed_url: str | None, feed_id: int | None, entry: FeedEntry,
+                 settings: Settings, fetched_at: str) -> Article | None:
     """The entry's page as an article; the feed entry's own text if the page fails."""
     try:
-        page = fetch_page(client, entry.link, settings, trusted_host=urlsplit(feed.url).hostname)
-        return article_from_page(page, entry, feed.id, fetched_at)
+        page = fetch_page(client, entry.link, settings, trusted_host=urlsplit(feed_url).hostname if feed_url else None)
+        return article_from_page(page, entry, feed_id, fetched_at)
     except FetchError as exc:
         log.warning("article %s not fetched (%s); using the feed entry text", entry.link, exc)
-        return article_from_entry(entry, feed.id, fetched_at)
+        return article_from_entry(entry, feed_id, fetched_at)
 
 
-def collect_articles(db: Database, client: httpx.Client, settings: Settings, summary: RunSummary) -> list[Article]:
-    """Poll the feeds and fetch the articles not stored yet."""
-    articles: list[Article] = []
-    seen_urls: set[str] = set()
-    for feed in tracked(store.list_feeds(db), "polling feeds"):
+def poll_feeds(db: Database, client: httpx.Client, settings: Settings, feeds: list[Feed], summary: RunSummary) -> None:
+    """Poll the feeds; each poll and the entries it found that are not stored
+    yet are recorded in one transaction, so a restart loses nothing."""
+    for feed in tracked(feeds, "polling feeds"):
         result = fetch_feed(client, feed, settings)
-        store.record_poll(db, result)
+        polled_at = store.utc_now()
+        queued = store.record_poll(db, result, polled_at, next_due_at(feed, result, settings, polled_at))
         summary.feeds_polled += 1
+        summary.articles_duplicate += len(result.entries) - queued
         if result.outcome == "not_modified":
             summary.feeds_not_modified += 1
         elif result.outcome == "failed":
             summary.feeds_failed += 1
             summary.failed_feeds.append(feed.url)
-        fetched_at = store.utc_now()
-        for entry in result.entries:
-            url = canonical_url(entry.link)
-            if url in seen_urls or store.known_article_id(db, canonical_url=url) is not None:
-                summary.articles_duplicate += 1
-                continue
-            seen_urls.add(url)
-            article = _article_for(client, feed, entry, settings, fetched_at)
+
+
+def process_pending(
+    db: Database, client: httpx.Client, nlp: Language, settings: Settings, summary: RunSummary,
+    stop: threading.Event | None = None,
+) -> None:
+    """Fetch, read and store the queued entries, a batch at a time. With
+    `stop` set, the article in hand is finished and stored, then it returns."""
+    batch_size = max(1, settings.nlp_batch_size * 4)
+    skipped: set[int] = set()
+    while not (stop and stop.is_set()):
+        batch = [p for p in store.pending_entries(db, batch_size + len(skipped)) if p.id not in skipped][:batch_size]
+        if not batch:
+            return
+        ready = []
+        for pending in tracked(batch, "fetching articles"):
+            if stop and stop.is_set():
+                return
+            article = _fetched(db, client, pending, settings, summary)
             if article is None:
-                log.warning("article %s has no text in its page or its feed entry; skipped", entry.link)
-                summary.articles_failed += 1
-                continue
-            summary.articles_from_feed_entry += article.source == "feed_entry"
-            articles.append(article)
-    return articles
+                skipped.add(pending.id)
+            else:
+                ready.append((pending, article))
+        if ready:
+            _read_and_store(db, nlp, ready, settings, summary, stop)
 
 
-def store_articles(db: Database, nlp: Language, articles: list[Article], settings: Settings, summary: RunSummary) -> None:
-    """Extract claims from each article and store it with them, one transaction each."""
+def _fetched(db: Database, client: httpx.Client, pending: store.PendingEntry, settings: Settings,
+             summary: RunSummary) -> Article | None:
+    if store.known_article_id(db, canonical_url=pending.canonical_url) is not None:
+        store.drop_pending(db, pending.id)
+        summary.articles_duplicate += 1
+        return None
+    article = _article_for(client, pending.feed_url, pending.feed_id, pending.entry, settings, store.utc_now())
+    if article is None:
+        log.warning("article %s has no text in its page or its feed entry; skipped", pending.entry.link)
+        store.drop_pending(db, pending.id)
+        summary.articles_failed += 1
+        return None
+    summary.articles_from_feed_entry += article.source == "feed_entry"
+    return article
+
+
+def _read_and_store(db: Database, nlp: Language, ready: list, settings: Settings, summary: RunSummary,
+                    stop: threading.Event | None) -> None:
+    """NLP over the fetched articles, then each stored with its claims and
+    taken off the queue in one transaction."""
+    articles = [article for _pending, article in ready]
     processes = settings.nlp_processes if len(articles) >= 4 * settings.nlp_batch_size else 1
     extractions = extract_many(
         nlp, (a.text for a in articles), batch_size=settings.nlp_batch_size, n_process=processes,
         published=(a.published_at for a in articles),
     )
-    for article, extraction in tracked(zip(articles, extractions), "reading articles", total=len(articles)):
-        saved = store.save_article(db, article, extraction)
+    for (pending, article), extraction in tracked(zip(ready, extractions), "reading articles", total=len(ready)):
+        saved = store.save_article(db, article, extraction, pending_id=pending.id)
         if saved.duplicate:
             summary.articles_duplicate += 1
         else:
             summary.articles_new += 1
             summary.claims_new += saved.new_claims
+        if stop and stop.is_set():
+            return
 
 
 def run_once(
@@ -105,11 +140,17 @@ def run_once(
     settings: Settings,
     transport: httpx.BaseTransport | None = None,
     nlp: Language | None = None,
+    due_only: bool = False,
+    stop: threading.Event | None = None,
 ) -> RunSummary:
+    """Poll every feed (with due_only, the feeds whose time has come), then
+    fetch, read and store everything queued, including what an interrupted
+    run left behind."""
     summary = RunSummary()
+    feeds = store.due_feeds(db, store.utc_now()) if due_only else store.list_feeds(db)
     with make_client(settings, transport) as client:
-        articles = collect_articles(db, client, settings, summary)
-    if articles:
-        store_articles(db, nlp or load_pipeline(settings.models_dir), articles, settings, summary)
+        poll_feeds(db, client, settings, feeds, summary)
+        if store.pending_count(db) and not (stop and stop.is_set()):
+            process_pending(db, client, nlp or load_pipeline(settings.models_dir), settings, summary, stop)
     log.info(summary.line())
     return summary

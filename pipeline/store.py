@@ -5,10 +5,11 @@ stores nothing twice."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from sqlite_utils import Database, Migrations
 
 from .changes import ChangeEvent, Evidence, claim_events, switch_events
 from .errors import UserError
-from .records import Article, Claim, Extraction, Feed, FeedResult
+from .extract import canonical_url
+from .records import Article, Claim, Extraction, Feed, FeedEntry, FeedResult
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,22 @@ def m003_digests(db: Database) -> None:
     db["digests"].create_index(["window_end"], if_not_exists=True)
 
 
+@migrations(name="m004_scheduling")
+def m004_scheduling(db: Database) -> None:
+    """Feed entries waiting to be fetched and read, so that a poll's news
+    survives a restart, and a per-feed polling interval."""
+    db["pending_entries"].create(
+        {"id": int, "feed_id": int, "canonical_url": str, "entry": str, "queued_at": str,
+         "attempts": int, "last_error": str},
+        pk="id", not_null={"canonical_url", "entry", "queued_at", "attempts"}, defaults={"attempts": 0},
+        foreign_keys=[("feed_id", "feeds", "id")], if_not_exists=True,
+    )
+    db["pending_entries"].create_index(["canonical_url"], unique=True, if_not_exists=True)
+    if "poll_minutes" not in db["feeds"].columns_dict:
+        db["feeds"].add_column("poll_minutes", float)
+    db["feeds"].create_index(["next_due_at"], if_not_exists=True)
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) the database file and bring its schema up to date."""
     db_path = Path(path)
@@ -163,6 +181,7 @@ def open_db(path: str | Path) -> Database:
         db = Database(db_path)
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 5000")
+        db.execute("PRAGMA journal_mode = WAL")  # readers (Datasette) never block the writer
         migrations.apply(db)
     except sqlite3.DatabaseError as exc:
         raise UserError(f"cannot use database {db_path}: {exc}") from None
@@ -176,6 +195,7 @@ def _feed_from_row(row: dict) -> Feed:
         id=row["id"], url=row["url"], name=row["name"], etag=row["etag"],
         last_modified=row["last_modified"], last_polled_at=row["last_polled_at"],
         error_count=row["error_count"] or 0, last_error=row["last_error"],
+        next_due_at=row.get("next_due_at"), poll_minutes=row.get("poll_minutes"),
     )
 
 
@@ -212,9 +232,11 @@ def remove_feed(db: Database, url_or_id: str) -> Feed:
     return feed
 
 
-def record_poll(db: Database, result: FeedResult, polled_at: str | None = None) -> None:
+def record_poll(db: Database, result: FeedResult, polled_at: str | None = None, next_due_at: str | None = None) -> int:
+    """Record a poll and queue its entries not stored or queued yet, in one
+    transaction; returns how many entries were queued."""
     polled_at = polled_at or utc_now()
-    changes: dict[str, object] = {"last_polled_at": polled_at}
+    changes: dict[str, object] = {"last_polled_at": polled_at, "next_due_at": next_due_at}
     if result.outcome == "failed":
         changes["error_count"] = result.feed.error_count + 1
         changes["last_error"] = result.error
@@ -222,8 +244,51 @@ def record_poll(db: Database, result: FeedResult, polled_at: str | None = None) 
         changes.update(error_count=0, last_error=None)
     if result.outcome == "ok":
         changes.update(etag=result.etag, last_modified=result.last_modified)
+    queued = 0
     with db.atomic():
         db["feeds"].update(result.feed.id, changes)
+        for entry in result.entries:
+            url = canonical_url(entry.link)
+            if known_article_id(db, canonical_url=url) is not None:
+                continue
+            cursor = db.execute(
+                "INSERT INTO pending_entries (feed_id, canonical_url, entry, queued_at, attempts)"
+                " VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
+                [result.feed.id, url, json.dumps(asdict(entry), ensure_ascii=False), polled_at],
+            )
+            queued += cursor.rowcount > 0
+    return queued
+
+
+def due_feeds(db: Database, now: str) -> list[Feed]:
+    rows = db["feeds"].rows_where("next_due_at IS NULL OR next_due_at <= ?", [now], order_by="id")
+    return [_feed_from_row(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    id: int
+    feed_id: int | None
+    feed_url: str | None
+    canonical_url: str
+    entry: FeedEntry
+
+
+def pending_entries(db: Database, limit: int) -> list[PendingEntry]:
+    rows = db.execute(
+        "SELECT p.id, p.feed_id, f.url, p.canonical_url, p.entry FROM pending_entries p"
+        " LEFT JOIN feeds f ON f.id = p.feed_id ORDER BY p.id LIMIT ?", [limit],
+    ).fetchall()
+    return [PendingEntry(row[0], row[1], row[2], row[3], FeedEntry(**json.loads(row[4]))) for row in rows]
+
+
+def pending_count(db: Database) -> int:
+    return db.execute("SELECT COUNT(*) FROM pending_entries").fetchone()[0]
+
+
+def drop_pending(db: Database, pending_id: int) -> None:
+    with db.atomic():
+        db.execute("DELETE FROM pending_entries WHERE id = ?", [pending_id])
 
 
 # ---- articles and claims ----------------------------------------------
@@ -279,13 +344,16 @@ def _claim_id(db: Database, claim: Claim, learned_at: str) -> tuple[int, bool]:
     return cursor.lastrowid, True
 
 
-def save_article(db: Database, article: Article, extraction: Extraction) -> SaveResult:
-    """Store an article, its mentions and its claims in one transaction.
+def save_article(db: Database, article: Article, extraction: Extraction, pending_id: int | None = None) -> SaveResult:
+    """Store an article, its mentions and its claims in one transaction,
+    taking its entry off the queue in the same transaction.
 
     An article already stored (same canonical URL or same text) is left as it is.
     """
     learned_at = article.fetched_at or utc_now()
     with db.atomic():
+        if pending_id is not None:
+            db.execute("DELETE FROM pending_entries WHERE id = ?", [pending_id])
         existing = known_article_id(db, article.canonical_url, article.content_hash)
         if existing is not None:
             return SaveResult(existing, duplicate=True)

@@ -208,7 +208,7 @@ def test_run_once_with_failing_feeds_exits_zero_and_counts_them(httpserver, tmp_
     httpserver.expect_request("/error.xml").respond_with_data("down", status=500)
 
     def hang(_request):
-        time.sleep(1.5)
+        time.sleep(0.8)  # past the 0.5 s read timeout, but short of blocking the article fetch that follows
         return Response("<rss/>")
 
     httpserver.expect_request("/hang.xml").respond_with_handler(hang)
@@ -217,7 +217,7 @@ def test_run_once_with_failing_feeds_exits_zero_and_counts_them(httpserver, tmp_
     )
     httpserver.expect_request("/a").respond_with_data(article_html("Battery venture", PARTNERSHIP_ARTICLE), content_type="text/html")
     db = tmp_path / "f.db"
-    # the test server answers one request at a time, so the hanging feed goes last
+    # the test server answers one request at a time: pages are fetched after all polls, so the hang must end first
     for path in ("/garbage.xml", "/error.xml", "/good.xml", "/hang.xml"):
         invoke("feeds", "add", httpserver.url_for(path), db=db)
     result = invoke("run", "--once", db=db, env={"SUPPLYWATCH_READ_TIMEOUT": "0.5"})
@@ -225,4 +225,4 @@ def test_run_once_with_failing_feeds_exits_zero_and_counts_them(httpserver, tmp_
     assert "feeds: 4 polled, 0 not modified, 3 failed; articles: 1 new" in result.output
     feeds = {f["url"].rsplit("/", 1)[1]: f for f in json.loads(invoke("feeds", "list", "--json", db=db).output)}
     assert [feeds[name]["error_count"] for name in ("garbage.xml", "error.xml", "hang.xml", "good.xml")] == [1, 1, 1, 0]
-    time.sleep(1.2)  # let the hanging handler finish before the server is torn down
+    time.sleep(0.5)  # let the hanging handler finish before the server is torn down
