@@ -35,4 +35,4 @@ evaluate: $(MODEL)
 	$(BIN)/supplywatch evaluate --split seed
 
 clean:
-	rm -rf $(VENV) models/pipeline models/pipeline.new models/ner-training models/corpus db/*.db db/*.db-wal db/*.db-shm
+	rm -rf $(VENV) models/pipeline models/pipeline.new models/ner-training models/corpus db/*.db db/*.db-wal db/*.db-shm db/*.db.lock db/*.eml

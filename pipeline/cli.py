@@ -326,6 +326,27 @@ def _clip(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+# ---- browse -------------------------------------------------------------------------
+
+@cli.command(name="browse")
+@click.option("--port", default=8001, show_default=True, help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (0.0.0.0 for every interface).")
+@click.pass_context
+def browse_command(ctx: click.Context, port: int, host: str) -> None:
+    """Explore the store in Datasette, read-only, with descriptions, facets,
+    search, canned queries and a timeline page per claim.
+
+    Safe to run while 'schedule' writes: the store is in WAL mode. Set
+    datasette_url to the address shown so digest links open here.
+    """
+    from .browse import serve
+
+    settings = _settings(ctx)
+    store.open_db(settings.db_path).close()  # bring the schema up to date before serving
+    click.echo(f"serving {settings.db_path} at http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    raise SystemExit(serve(settings.db_path, host, port))
+
+
 # ---- digest -----------------------------------------------------------------------
 
 @cli.command(name="digest")

@@ -107,11 +107,12 @@ _environment = Environment(
 
 
 def claim_link(settings: Settings, claim_id: int) -> str | None:
-    """The claim's page in Datasette, when a Datasette URL is configured."""
+    """The claim's timeline page in Datasette (`supplywatch browse`), when a
+    Datasette URL is configured."""
     if not settings.datasette_url:
         return None
     database = Path(settings.db_path).stem
-    return f"{settings.datasette_url.rstrip('/')}/{database}/claims/{claim_id}"
+    return f"{settings.datasette_url.rstrip('/')}/-/timeline/{database}/{claim_id}"
 
 
 def _context(digest: Digest, settings: Settings) -> dict:

@@ -168,6 +168,18 @@ def m004_scheduling(db: Database) -> None:
     db["feeds"].create_index(["next_due_at"], if_not_exists=True)
 
 
+@migrations(name="m005_claim_labels")
+def m005_claim_labels(db: Database) -> None:
+    """A readable label per claim ("Renault PARTNERS_WITH Valeo"), so that
+    Datasette shows claims by name wherever they are referenced."""
+    if "label" not in db["claims"].columns_dict:
+        db["claims"].add_column("label", str)
+    db.execute(
+        "UPDATE claims SET label = (SELECT s.canonical FROM entities s WHERE s.id = claims.subject_id)"
+        " || ' ' || relation || ' ' || (SELECT o.canonical FROM entities o WHERE o.id = claims.object_id)"
+    )
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) the database file and bring its schema up to date."""
     db_path = Path(path)
@@ -337,9 +349,10 @@ def _claim_id(db: Database, claim: Claim, learned_at: str) -> tuple[int, bool]:
     ).fetchone()
     if row:
         return row[0], False
+    label = f"{ends[0][0]} {claim.relation} {ends[1][0]}"
     cursor = db.execute(
-        "INSERT INTO claims (relation, subject_id, object_id, first_seen_at) VALUES (?, ?, ?, ?)",
-        key + [learned_at],
+        "INSERT INTO claims (relation, subject_id, object_id, first_seen_at, label) VALUES (?, ?, ?, ?, ?)",
+        key + [learned_at, label],
     )
     return cursor.lastrowid, True
 

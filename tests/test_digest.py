@@ -197,7 +197,7 @@ def test_output_file_with_datasette_links(settings, tmp_path):
     assert result.exit_code == 0, result.output
     message = email.message_from_bytes(target.read_bytes(), policy=policy.default)
     html = message.get_body(("html",)).get_content()
-    assert 'href="http://127.0.0.1:8001/test/claims/1"' in html
+    assert 'href="http://127.0.0.1:8001/-/timeline/test/1"' in html
     assert store.open_db(settings.db_path)["digests"].count == 0  # a file is a preview, not a sent window
 
 
