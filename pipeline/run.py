@@ -135,22 +135,38 @@ def _read_and_store(db: Database, nlp: Language, ready: list, settings: Settings
             return
 
 
+def poll_due(db: Database, settings: Settings, transport: httpx.BaseTransport | None = None) -> RunSummary:
+    """Poll the feeds whose time has come and queue their new entries."""
+    summary = RunSummary()
+    with make_client(settings, transport) as client:
+        poll_feeds(db, client, settings, store.due_feeds(db, store.utc_now()), summary)
+    return summary
+
+
+def read_queue(
+    db: Database, settings: Settings, nlp: Language, transport: httpx.BaseTransport | None = None,
+    stop: threading.Event | None = None,
+) -> RunSummary:
+    """Fetch, read and store the queued entries."""
+    summary = RunSummary()
+    if store.pending_count(db):
+        with make_client(settings, transport) as client:
+            process_pending(db, client, nlp, settings, summary, stop)
+    return summary
+
+
 def run_once(
     db: Database,
     settings: Settings,
     transport: httpx.BaseTransport | None = None,
     nlp: Language | None = None,
-    due_only: bool = False,
-    stop: threading.Event | None = None,
 ) -> RunSummary:
-    """Poll every feed (with due_only, the feeds whose time has come), then
-    fetch, read and store everything queued, including what an interrupted
-    run left behind."""
+    """Poll every feed, then fetch, read and store everything queued,
+    including what an interrupted run left behind."""
     summary = RunSummary()
-    feeds = store.due_feeds(db, store.utc_now()) if due_only else store.list_feeds(db)
     with make_client(settings, transport) as client:
-        poll_feeds(db, client, settings, feeds, summary)
-        if store.pending_count(db) and not (stop and stop.is_set()):
-            process_pending(db, client, nlp or load_pipeline(settings.models_dir), settings, summary, stop)
+        poll_feeds(db, client, settings, store.list_feeds(db), summary)
+        if store.pending_count(db):
+            process_pending(db, client, nlp or load_pipeline(settings.models_dir), settings, summary)
     log.info(summary.line())
     return summary

@@ -1,7 +1,8 @@
-"""Scheduler: the long-running job. An APScheduler 3 scheduler in the
-foreground polls the feeds that are due, reads the queued articles and
-sends the daily digest; one instance per database at a time, and SIGTERM or
-SIGINT finish the article in hand before exiting."""
+"""Scheduler: the long-running service. An APScheduler 3 scheduler in the
+foreground runs three jobs: poll the feeds that are due (queueing their
+entries), read the queued articles, and send the daily digest. One instance
+per database at a time; SIGTERM or SIGINT finish the article in hand before
+exiting."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from . import store
 from .config import Settings
 from .errors import UserError
 from .nlp import load_pipeline
-from .run import run_once
+from .run import poll_due, read_queue
 
 log = logging.getLogger(__name__)
 
@@ -85,20 +86,41 @@ class Service:
         return self.nlp
 
     def poll(self) -> None:
-        """Poll the feeds that are due and read everything queued."""
+        """Poll the feeds that are due; their new entries join the queue."""
         if self.stop.is_set():
             return
         started = time.monotonic()
+        with self._database() as db:
+            summary = poll_due(db, self.settings)
+        if summary.feeds_polled:
+            log.info("poll: %d feeds polled, %d not modified, %d failed (%.1f s)", summary.feeds_polled,
+                     summary.feeds_not_modified, summary.feeds_failed, time.monotonic() - started)
+        else:
+            log.info("poll: no feed due (%.1f s)", time.monotonic() - started)
+
+    def read(self) -> None:
+        """Fetch, read and store the queued articles, until the queue is
+        empty or a stop is asked for."""
+        if self.stop.is_set():
+            return
+        started = time.monotonic()
+        with self._database() as db:
+            if not store.pending_count(db):
+                log.info("read: queue empty (%.1f s)", time.monotonic() - started)
+                return
+            summary = read_queue(db, self.settings, self._pipeline(), stop=self.stop)
+            waiting = store.pending_count(db)
+        log.info("read: %d articles new, %d duplicate, %d failed, %d claims new, %d still queued (%.1f s)",
+                 summary.articles_new, summary.articles_duplicate, summary.articles_failed, summary.claims_new,
+                 waiting, time.monotonic() - started)
+
+    @contextmanager
+    def _database(self) -> Iterator:
         db = store.open_db(self.settings.db_path)  # jobs run on worker threads: a connection of their own
         try:
-            due = len(store.due_feeds(db, store.utc_now()))
-            if not due and not store.pending_count(db):
-                log.info("poll: no feed due, nothing queued (%.1f s)", time.monotonic() - started)
-                return
-            summary = run_once(db, self.settings, nlp=self._pipeline(), due_only=True, stop=self.stop)
+            yield db
         finally:
             db.close()
-        log.info("poll: %d feeds due; %s (%.1f s)", due, summary.line(), time.monotonic() - started)
 
     def send_digest(self) -> None:
         started = time.monotonic()
@@ -106,14 +128,12 @@ class Service:
             log.info("digest: not sent, no smtp_host configured")
             return
         start = (datetime.now(timezone.utc) - timedelta(hours=24)).isoformat()
-        db = store.open_db(self.settings.db_path)
         try:
-            outcome = digests.send_digest(db, self.settings, start)
+            with self._database() as db:
+                outcome = digests.send_digest(db, self.settings, start)
         except UserError as exc:
             log.warning("digest: %s", exc)
             return
-        finally:
-            db.close()
         log.info("digest: %s %s (%.1f s)", "sent" if outcome.sent else "not sent:", outcome.reason,
                  time.monotonic() - started)
 
@@ -136,8 +156,11 @@ def build_scheduler(service: Service) -> BlockingScheduler:
         timezone=timezone.utc,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
     )
-    scheduler.add_job(service.poll, IntervalTrigger(seconds=settings.scheduler_tick_seconds), id="poll",
-                      name="poll due feeds and read queued articles", next_run_time=datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    tick = IntervalTrigger(seconds=settings.scheduler_tick_seconds)
+    scheduler.add_job(service.poll, tick, id="poll", name="poll the feeds that are due", next_run_time=now)
+    # reading runs beside polling, so a slow site never holds up the NLP, and the reverse
+    scheduler.add_job(service.read, tick, id="read", name="read queued articles", next_run_time=now)
     scheduler.add_job(service.send_digest, digest_trigger(settings), id="digest", name="daily digest")
     scheduler.add_listener(_log_failure, EVENT_JOB_ERROR)
     return scheduler

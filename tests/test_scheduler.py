@@ -179,7 +179,8 @@ def test_jobs_repeat_and_a_second_schedule_is_refused(httpserver, settings, tmp_
             service.kill()
     assert count(settings, "articles") == 2
     log_lines = (tmp_path / "schedule.log").read_text().splitlines()
-    assert any("poll: 1 feeds due" in line for line in log_lines)
+    assert any("poll: 1 feeds polled" in line for line in log_lines)
+    assert any("read: 2 articles new" in line for line in log_lines)
 
     status = json.loads(CliRunner().invoke(cli, ["--db", settings.db_path, "status", "--json"]).output)
     [feed] = status["feeds"]
