@@ -28,6 +28,9 @@ class Settings:
     max_entries_per_feed: int = 200
     nlp_batch_size: int = 16
     nlp_processes: int = 1
+    fetch_workers: int = 8  # pages fetched at once, while the NLP reads the batch before
+    per_host_connections: int = 2  # at most this many requests to one site at a time
+    politeness_delay: float = 0.0  # seconds between two requests to the same site
     poll_minutes: float = 30.0  # how often each feed is polled, unless the feed sets its own
     poll_jitter: float = 0.1  # +/- this fraction of the interval, so feeds do not poll in step
     max_backoff_minutes: float = 24 * 60.0  # cap on the doubling wait after failures

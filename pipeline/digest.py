@@ -203,7 +203,7 @@ def unsent_window(db: Database, start: str, end: str) -> str:
 
 
 def record_sent(db: Database, digest: Digest, message: EmailMessage, settings: Settings) -> None:
-    with db.atomic():
+    with store.writing(db):
         db["digests"].insert({
             "window_start": digest.window_start, "window_end": digest.window_end, "sent_at": now_utc(),
             "recipients": ", ".join(recipients(settings)), "subject": digest.subject,

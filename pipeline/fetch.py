@@ -17,6 +17,7 @@ import feedparser
 import httpx
 
 from .config import Settings
+from .extract import looks_like_html
 from .records import Feed, FeedEntry, FeedResult, Page
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,8 @@ def parse_feed(body: bytes, url: str, max_entries: int) -> tuple[FeedEntry, ...]
         raise FetchError(f"not a readable feed: {reason}")
     if parsed.get("bozo"):
         log.warning("feed %s has problems but was read: %s", url, parsed.get("bozo_exception"))
+    if len(parsed.entries) > max_entries:
+        log.warning("feed %s has %d entries; reading the first %d (max_entries_per_feed)", url, len(parsed.entries), max_entries)
     entries = [_entry_from_parsed(item, url) for item in parsed.entries[:max_entries]]
     return tuple(entry for entry in entries if entry is not None)
 
@@ -211,6 +214,10 @@ def fetch_page(client: httpx.Client, url: str, settings: Settings, trusted_host:
     )
     if response.status_code >= 400:
         raise FetchError(f"HTTP {response.status_code} for {url}")
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared_other = content_type and not content_type.startswith("text/") and "html" not in content_type and "xml" not in content_type
+    if (declared_other and not looks_like_html(body)) or b"\x00" in body[:1024]:
+        raise FetchError(f"{url} is not an HTML page ({content_type or 'no content type'}, {body[:8]!r}...)")
     return Page(
         url=url, final_url=final_url, status=response.status_code,
         content_type=response.headers.get("content-type", ""), body=body,

@@ -4,7 +4,9 @@ supplywatch components) and read entities and claims out of article text."""
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -91,14 +93,98 @@ def dated_doc(nlp: Language, text: str, published: str | None) -> Doc:
     return doc
 
 
+CHUNK_CHARS = 25_000  # longer texts are read in parts: the parse's memory grows with the text
+
+
+def chunks_of(text: str, limit: int | None = None) -> list[tuple[int, str]]:
+    """(offset, part) pieces of at most `limit` (CHUNK_CHARS) characters, cut
+    at line breaks (else sentence ends) so that no sentence is split."""
+    limit = limit or CHUNK_CHARS
+    pieces, start = [], 0
+    while len(text) - start > limit:
+        window = text[start : start + limit]
+        cut = max(window.rfind("\n"), window.rfind(". "))
+        end = start + (cut + 1 if cut > limit // 2 else limit)
+        pieces.append((start, text[start:end]))
+        start = end
+    pieces.append((start, text[start:]))
+    return pieces
+
+
+def merge_parts(parts: list[tuple[int, Extraction]]) -> Extraction:
+    """One extraction from the parts of a long text: mention offsets shifted
+    back into the whole text; one claim per pair, the later part's reading
+    winning (the article's latest state comes last more often than not)."""
+    mentions, claims = [], {}
+    for offset, part in parts:
+        mentions += [replace(m, start=m.start + offset, end=m.end + offset) for m in part.mentions]
+        for claim in part.claims:
+            start = claim.sentence_start + offset if claim.sentence_start is not None else None
+            ends = (claim.subject, claim.object) if claim.relation != "PARTNERS_WITH" else tuple(sorted((claim.subject, claim.object)))
+            claims[(claim.relation, *ends)] = replace(claim, sentence_start=start)
+    return Extraction(mentions=tuple(mentions), claims=tuple(claims.values()))
+
+
 def extract_many(
     nlp: Language, texts: Iterable[str], batch_size: int = 16, n_process: int = 1,
     published: Iterable[str | None] | None = None,
 ) -> Iterator[Extraction]:
+    """Extractions for the texts, in order. A text over CHUNK_CHARS is read
+    in parts and its parts merged, which bounds the memory one text takes."""
     dates = published if published is not None else _nones()
-    docs = (dated_doc(nlp, text, date) for text, date in zip(texts, dates))
-    for doc in nlp.pipe(docs, batch_size=batch_size, n_process=n_process):
-        yield extraction_of(doc)
+    pieces = (
+        (number, offset, dated_doc(nlp, part, date))
+        for number, (text, date) in enumerate(zip(texts, dates))
+        for offset, part in chunks_of(_clip(text))
+    )
+    numbered = _tee_numbers(pieces)
+    stream = (doc for _number, _offset, doc in numbered.items())
+    if n_process > 1:
+        docs = nlp.pipe(stream, batch_size=batch_size, n_process=n_process)
+    else:
+        docs = (doc for group in _budgeted(stream, batch_size) for doc in nlp.pipe(group, batch_size=len(group)))
+    current, parts = None, []
+    for doc in docs:
+        number, offset = numbered.next_key()
+        if current is not None and number != current:
+            yield merge_parts(parts) if len(parts) > 1 else parts[0][1]
+            parts = []
+        current = number
+        parts.append((offset, extraction_of(doc)))
+    if parts:
+        yield merge_parts(parts) if len(parts) > 1 else parts[0][1]
+
+
+BATCH_CHARS = 60_000  # a batch holds at most this much text, whatever its number of docs
+
+
+def _budgeted(docs: Iterator[Doc], batch_size: int) -> Iterator[list[Doc]]:
+    group, size = [], 0
+    for doc in docs:
+        if group and (len(group) >= batch_size or size + len(doc.text) > BATCH_CHARS):
+            yield group
+            group, size = [], 0
+        group.append(doc)
+        size += len(doc.text)
+    if group:
+        yield group
+
+
+class _tee_numbers:
+    """Remembers which text and offset each piece came from, in the order
+    they were handed to nlp.pipe (which keeps order)."""
+
+    def __init__(self, pieces: Iterator[tuple[int, int, Doc]]):
+        self.pieces = pieces
+        self.keys: deque[tuple[int, int]] = deque()
+
+    def items(self) -> Iterator[tuple[int, int, Doc]]:
+        for number, offset, doc in self.pieces:
+            self.keys.append((number, offset))
+            yield number, offset, doc
+
+    def next_key(self) -> tuple[int, int]:
+        return self.keys.popleft()
 
 
 def _nones() -> Iterator[None]:

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -36,6 +40,10 @@ class RunSummary:
     articles_from_feed_entry: int = 0
     claims_new: int = 0
     failed_feeds: list[str] = field(default_factory=list)
+    words: int = 0
+    # seconds per stage: fetch (worker time, pages and text extraction), fetch_wait (the
+    # reader waiting for pages), nlp, store
+    seconds: defaultdict = field(default_factory=lambda: defaultdict(float))
 
     def line(self) -> str:
         return (
@@ -61,7 +69,9 @@ def poll_feeds(db: Database, client: httpx.Client, settings: Settings, feeds: li
     """Poll the feeds; each poll and the entries it found that are not stored
     yet are recorded in one transaction, so a restart loses nothing."""
     for feed in tracked(feeds, "polling feeds"):
+        started = time.monotonic()
         result = fetch_feed(client, feed, settings)
+        summary.seconds["poll"] += time.monotonic() - started
         polled_at = store.utc_now()
         queued = store.record_poll(db, result, polled_at, next_due_at(feed, result, settings, polled_at))
         summary.feeds_polled += 1
@@ -73,45 +83,103 @@ def poll_feeds(db: Database, client: httpx.Client, settings: Settings, feeds: li
             summary.failed_feeds.append(feed.url)
 
 
+class PageFetcher:
+    """Fetches article pages on a few threads while the NLP works, with at
+    most `per_host_connections` requests to one site at a time and
+    `politeness_delay` seconds between two requests to the same site."""
+
+    def __init__(self, client: httpx.Client, settings: Settings):
+        self.client = client
+        self.settings = settings
+        self.pool = ThreadPoolExecutor(max_workers=max(1, settings.fetch_workers), thread_name_prefix="fetch")
+        self.host_slots: dict[str, threading.Semaphore] = defaultdict(
+            lambda: threading.Semaphore(max(1, settings.per_host_connections)))
+        self.next_slot: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.seconds = 0.0
+
+    def submit(self, pending: store.PendingEntry) -> Future:
+        return self.pool.submit(self._fetch, pending)
+
+    def _wait_turn(self, host: str) -> None:
+        with self.lock:
+            now = time.monotonic()
+            turn = max(now, self.next_slot.get(host, now))
+            self.next_slot[host] = turn + self.settings.politeness_delay
+        if turn > now:
+            time.sleep(turn - now)
+
+    def _fetch(self, pending: store.PendingEntry) -> Article | None:
+        host = urlsplit(pending.entry.link).hostname or ""
+        started = time.monotonic()
+        with self.host_slots[host]:
+            self._wait_turn(host)
+            article = _article_for(self.client, pending.feed_url, pending.feed_id, pending.entry, self.settings,
+                                   store.utc_now())
+        with self.lock:
+            self.seconds += time.monotonic() - started
+        return article
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def process_pending(
     db: Database, client: httpx.Client, nlp: Language, settings: Settings, summary: RunSummary,
     stop: threading.Event | None = None,
 ) -> None:
-    """Fetch, read and store the queued entries, a batch at a time. With
-    `stop` set, the article in hand is finished and stored, then it returns."""
+    """Fetch, read and store the queued entries a batch at a time, fetching
+    the next batch while the NLP reads this one. With `stop` set, the article
+    in hand is finished and stored, then it returns."""
     batch_size = max(1, settings.nlp_batch_size * 4)
-    skipped: set[int] = set()
-    while not (stop and stop.is_set()):
-        batch = [p for p in store.pending_entries(db, batch_size + len(skipped)) if p.id not in skipped][:batch_size]
-        if not batch:
-            return
-        ready = []
-        for pending in tracked(batch, "fetching articles"):
-            if stop and stop.is_set():
-                return
-            article = _fetched(db, client, pending, settings, summary)
-            if article is None:
-                skipped.add(pending.id)
-            else:
-                ready.append((pending, article))
-        if ready:
-            _read_and_store(db, nlp, ready, settings, summary, stop)
+    fetcher = PageFetcher(client, settings)
+    taken: set[int] = set()
+    try:
+        in_flight = _submit_batch(db, fetcher, batch_size, taken, summary)
+        while in_flight and not (stop and stop.is_set()):
+            waited = time.monotonic()
+            ready = [(pending, article) for pending, article in _collected(db, in_flight, summary)]
+            summary.seconds["fetch_wait"] += time.monotonic() - waited
+            in_flight = _submit_batch(db, fetcher, batch_size, taken, summary)
+            if ready:
+                _read_and_store(db, nlp, ready, settings, summary, stop)
+    finally:
+        fetcher.close()
+        summary.seconds["fetch"] += fetcher.seconds
 
 
-def _fetched(db: Database, client: httpx.Client, pending: store.PendingEntry, settings: Settings,
-             summary: RunSummary) -> Article | None:
-    if store.known_article_id(db, canonical_url=pending.canonical_url) is not None:
-        store.drop_pending(db, pending.id)
-        summary.articles_duplicate += 1
-        return None
-    article = _article_for(client, pending.feed_url, pending.feed_id, pending.entry, settings, store.utc_now())
-    if article is None:
-        log.warning("article %s has no text in its page or its feed entry; skipped", pending.entry.link)
-        store.drop_pending(db, pending.id)
-        summary.articles_failed += 1
-        return None
-    summary.articles_from_feed_entry += article.source == "feed_entry"
-    return article
+def _submit_batch(db: Database, fetcher: PageFetcher, size: int, taken: set[int], summary: RunSummary) -> list:
+    """Start fetching the next queued entries not taken yet; entries already
+    stored under the same address leave the queue without a request."""
+    submitted = []
+    for pending in store.pending_entries(db, size + len(taken)):
+        if len(submitted) >= size:
+            break
+        if pending.id in taken:
+            continue
+        taken.add(pending.id)
+        if store.known_article_id(db, canonical_url=pending.canonical_url) is not None:
+            store.drop_pending(db, pending.id)
+            summary.articles_duplicate += 1
+            continue
+        submitted.append((pending, fetcher.submit(pending)))
+    return submitted
+
+
+def _collected(db: Database, in_flight: list, summary: RunSummary) -> Iterator[tuple[store.PendingEntry, Article]]:
+    for pending, future in tracked(in_flight, "fetching articles"):
+        try:
+            article = future.result()
+        except Exception as exc:  # a page that breaks the fetcher must not stop the run
+            log.warning("article %s failed: %s", pending.entry.link, exc)
+            article = None
+        if article is None:
+            log.warning("article %s has no text in its page or its feed entry; skipped", pending.entry.link)
+            store.drop_pending(db, pending.id)
+            summary.articles_failed += 1
+            continue
+        summary.articles_from_feed_entry += article.source == "feed_entry"
+        yield pending, article
 
 
 def _read_and_store(db: Database, nlp: Language, ready: list, settings: Settings, summary: RunSummary,
@@ -124,8 +192,15 @@ def _read_and_store(db: Database, nlp: Language, ready: list, settings: Settings
         nlp, (a.text for a in articles), batch_size=settings.nlp_batch_size, n_process=processes,
         published=(a.published_at for a in articles),
     )
-    for (pending, article), extraction in tracked(zip(ready, extractions), "reading articles", total=len(ready)):
+    pairs = zip(ready, extractions)
+    for _ in tracked(range(len(ready)), "reading articles"):
+        started = time.monotonic()
+        (pending, article), extraction = next(pairs)
+        stored = time.monotonic()
+        summary.seconds["nlp"] += stored - started
         saved = store.save_article(db, article, extraction, pending_id=pending.id)
+        summary.seconds["store"] += time.monotonic() - stored
+        summary.words += len(article.text.split())
         if saved.duplicate:
             summary.articles_duplicate += 1
         else:

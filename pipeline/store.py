@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -180,6 +181,31 @@ def m005_claim_labels(db: Database) -> None:
     )
 
 
+WRITE_FAILURES = ("disk is full", "readonly database", "disk i/o error", "unable to open")
+
+
+def _file_of(db: Database) -> str:
+    rows = db.execute("PRAGMA database_list").fetchall()
+    return next((row[2] for row in rows if row[1] == "main" and row[2]), "the database")
+
+
+@contextmanager
+def writing(db: Database) -> Iterator[None]:
+    """One transaction; a database that cannot be written (disk full, file
+    or folder read-only) becomes a one-line error, and the transaction is
+    rolled back, so nothing already stored is lost."""
+    try:
+        with db.atomic():
+            yield
+    except sqlite3.OperationalError as exc:
+        if not any(reason in str(exc).lower() for reason in WRITE_FAILURES):
+            raise
+        raise UserError(
+            f"cannot write to {_file_of(db)}: {exc}; free space or fix its permissions and run again"
+            " (what was stored before is intact)"
+        ) from None
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) the database file and bring its schema up to date."""
     db_path = Path(path)
@@ -219,7 +245,7 @@ def find_feed(db: Database, url_or_id: str) -> Feed | None:
 
 def add_feed(db: Database, url: str, name: str | None = None) -> tuple[Feed, bool]:
     """Add a feed; returns (feed, created). Adding a known URL again changes only its name."""
-    with db.atomic():
+    with writing(db):
         existing = find_feed(db, url)
         if existing is not None:
             if name and name != existing.name:
@@ -238,7 +264,7 @@ def remove_feed(db: Database, url_or_id: str) -> Feed:
     feed = find_feed(db, url_or_id)
     if feed is None:
         raise UserError(f"no feed {url_or_id!r}: see 'supplywatch feeds list' for URLs and ids")
-    with db.atomic():
+    with writing(db):
         db.execute("UPDATE articles SET feed_id = NULL WHERE feed_id = ?", [feed.id])
         db["feeds"].delete(feed.id)
     return feed
@@ -257,7 +283,7 @@ def record_poll(db: Database, result: FeedResult, polled_at: str | None = None, 
     if result.outcome == "ok":
         changes.update(etag=result.etag, last_modified=result.last_modified)
     queued = 0
-    with db.atomic():
+    with writing(db):
         db["feeds"].update(result.feed.id, changes)
         for entry in result.entries:
             url = canonical_url(entry.link)
@@ -299,7 +325,7 @@ def pending_count(db: Database) -> int:
 
 
 def drop_pending(db: Database, pending_id: int) -> None:
-    with db.atomic():
+    with writing(db):
         db.execute("DELETE FROM pending_entries WHERE id = ?", [pending_id])
 
 
@@ -364,7 +390,7 @@ def save_article(db: Database, article: Article, extraction: Extraction, pending
     An article already stored (same canonical URL or same text) is left as it is.
     """
     learned_at = article.fetched_at or utc_now()
-    with db.atomic():
+    with writing(db):
         if pending_id is not None:
             db.execute("DELETE FROM pending_entries WHERE id = ?", [pending_id])
         existing = known_article_id(db, article.canonical_url, article.content_hash)

@@ -266,3 +266,24 @@ def test_publication_dates_cross_worker_processes(nlp):
 def test_comma_joined_place_is_one_place(nlp):
     found = claims_of(nlp, "Exide is setting up a factory for battery cells in Bengaluru, Karnataka.")
     assert ("MANUFACTURES_AT", "Exide", "Karnataka") not in found
+
+
+def test_long_texts_are_read_in_parts_with_offsets_kept(nlp, monkeypatch):
+    from pipeline import nlp as nlp_stage
+
+    monkeypatch.setattr(nlp_stage, "CHUNK_CHARS", 200)
+    text = "\n".join([
+        "Ford and Rivian announced a partnership on electric vans on Monday, the companies said.",
+        "Analysts said the deal was worth several hundred million euros over its lifetime.",
+        "Bosch supplies electric axles to Volvo Cars under a long-term contract signed last year.",
+        "Later, Ford walked away from its partnership with Rivian, a spokesperson confirmed.",
+    ])
+    assert [offset for offset, _part in nlp_stage.chunks_of(text)] == [0, text.index("Bosch")]
+    [whole] = list(nlp_stage.extract_many(nlp, [text]))
+    for mention in whole.mentions:
+        assert text[mention.start:mention.end] == mention.text
+    found = {(c.relation, *sorted((c.subject, c.object))): c for c in whole.claims}
+    assert found[("PARTNERS_WITH", "Ford", "Rivian")].status == "ended"  # the later part's reading wins
+    assert found[("SUPPLIES", "Bosch", "Volvo Cars")].evidence in text
+    for claim in whole.claims:
+        assert text[claim.sentence_start:].startswith(claim.evidence[:20])
