@@ -41,8 +41,8 @@ class RunSummary:
     claims_new: int = 0
     failed_feeds: list[str] = field(default_factory=list)
     words: int = 0
-    # seconds per stage: fetch (worker time, pages and text extraction), fetch_wait (the
-    # reader waiting for pages), nlp, store
+    # seconds per stage: poll; fetch and extract (summed over the fetch threads, which run
+    # while the NLP reads); fetch_wait (the reader waiting for pages); nlp; store
     seconds: defaultdict = field(default_factory=lambda: defaultdict(float))
 
     def line(self) -> str:
@@ -52,17 +52,6 @@ class RunSummary:
             f"{self.articles_duplicate} duplicate, {self.articles_failed} failed; "
             f"claims: {self.claims_new} new"
         )
-
-
-def _article_for(client: httpx.Client, feed_url: str | None, feed_id: int | None, entry: FeedEntry,
-                 settings: Settings, fetched_at: str) -> Article | None:
-    """The entry's page as an article; the feed entry's own text if the page fails."""
-    try:
-        page = fetch_page(client, entry.link, settings, trusted_host=urlsplit(feed_url).hostname if feed_url else None)
-        return article_from_page(page, entry, feed_id, fetched_at)
-    except FetchError as exc:
-        log.warning("article %s not fetched (%s); using the feed entry text", entry.link, exc)
-        return article_from_entry(entry, feed_id, fetched_at)
 
 
 def poll_feeds(db: Database, client: httpx.Client, settings: Settings, feeds: list[Feed], summary: RunSummary) -> None:
@@ -96,7 +85,8 @@ class PageFetcher:
             lambda: threading.Semaphore(max(1, settings.per_host_connections)))
         self.next_slot: dict[str, float] = {}
         self.lock = threading.Lock()
-        self.seconds = 0.0
+        self.fetch_seconds = 0.0  # worker time: downloading pages
+        self.extract_seconds = 0.0  # worker time: reading the main text out of them
 
     def submit(self, pending: store.PendingEntry) -> Future:
         return self.pool.submit(self._fetch, pending)
@@ -110,14 +100,24 @@ class PageFetcher:
             time.sleep(turn - now)
 
     def _fetch(self, pending: store.PendingEntry) -> Article | None:
-        host = urlsplit(pending.entry.link).hostname or ""
+        """The page (or, when it fails, the feed entry's text) as an article."""
+        entry, fetched_at = pending.entry, store.utc_now()
+        host = urlsplit(entry.link).hostname or ""
         started = time.monotonic()
-        with self.host_slots[host]:
-            self._wait_turn(host)
-            article = _article_for(self.client, pending.feed_url, pending.feed_id, pending.entry, self.settings,
-                                   store.utc_now())
+        try:
+            with self.host_slots[host]:
+                self._wait_turn(host)
+                trusted = urlsplit(pending.feed_url).hostname if pending.feed_url else None
+                page = fetch_page(self.client, entry.link, self.settings, trusted_host=trusted)
+        except FetchError as exc:
+            log.warning("article %s not fetched (%s); using the feed entry text", entry.link, exc)
+            page = None
+        fetched = time.monotonic()
+        article = (article_from_page(page, entry, pending.feed_id, fetched_at) if page is not None
+                   else article_from_entry(entry, pending.feed_id, fetched_at))
         with self.lock:
-            self.seconds += time.monotonic() - started
+            self.fetch_seconds += fetched - started
+            self.extract_seconds += time.monotonic() - fetched
         return article
 
     def close(self) -> None:
@@ -145,7 +145,8 @@ def process_pending(
                 _read_and_store(db, nlp, ready, settings, summary, stop)
     finally:
         fetcher.close()
-        summary.seconds["fetch"] += fetcher.seconds
+        summary.seconds["fetch"] += fetcher.fetch_seconds
+        summary.seconds["extract"] += fetcher.extract_seconds
 
 
 def _submit_batch(db: Database, fetcher: PageFetcher, size: int, taken: set[int], summary: RunSummary) -> list:
