@@ -144,6 +144,32 @@ def run(ctx: click.Context, once: bool) -> None:
     click.echo(summary.line())
 
 
+@cli.command(name="reprocess")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Read here, or on the workers of a Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler, e.g. tcp://10.0.0.5:8786.")
+@click.option("--since", metavar="DATE|24h|7d", help="Only articles fetched since then.")
+@click.option("--chunk-size", default=32, show_default=True, help="Articles per task sent to a worker.")
+@click.pass_context
+def reprocess_command(ctx: click.Context, executor: str, scheduler: str | None, since: str | None, chunk_size: int) -> None:
+    """Read the stored articles again with the current NLP pipeline and swap
+    their claims for the new reading (after 'make model', or to backfill).
+
+    With --executor dask the reading fans out to a Dask cluster's workers
+    (each loads the pipeline once; they need this package and models/);
+    this process alone writes the store. Safe to re-run.
+    """
+    from .changes import parse_since
+    from .reprocess import reprocess
+    from .scheduler import instance_lock
+
+    settings = _settings(ctx)
+    db = _db(ctx)
+    with instance_lock(settings.db_path, "reprocess"):
+        summary = reprocess(db, settings, executor, scheduler, parse_since(since) if since else None, chunk_size)
+    click.echo(summary.line())
+
+
 @cli.command(name="schedule")
 @click.pass_context
 def schedule_command(ctx: click.Context) -> None:

@@ -406,28 +406,72 @@ def save_article(db: Database, article: Article, extraction: Extraction, pending
                 "source": article.source,
             }
         ).last_pk
-        for mention in extraction.mentions:
-            entity_id = _entity_id(db, mention.canonical, mention.label, alias=mention.text)
-            db.execute(
-                "INSERT INTO mentions (article_id, entity_id, start, end, text) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                [article_id, entity_id, mention.start, mention.end, mention.text],
-            )
-        new_claims = 0
-        touched: set[int] = set()
-        for claim in extraction.claims:
-            claim_id, created = _claim_id(db, claim, learned_at)
-            new_claims += created
-            touched.add(claim_id)
-            db.execute(
-                "INSERT INTO claim_evidence (claim_id, article_id, sentence, status, component, kind,"
-                " published_at, learned_at, site, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                [claim_id, article_id, claim.evidence, claim.status, claim.component, claim.kind,
-                 article.published_at, learned_at, article.site, claim.confidence],
-            )
+        new_claims, touched = _write_extraction(db, article_id, article.published_at, learned_at, article.site, extraction)
         refresh_changes(db, touched)
     return SaveResult(article_id, duplicate=False, new_claims=new_claims)
+
+
+def _write_extraction(db: Database, article_id: int, published_at: str | None, learned_at: str, site: str | None,
+                      extraction: Extraction) -> tuple[int, set[int]]:
+    """An article's mentions and claim evidence; returns (claims created, claims touched)."""
+    for mention in extraction.mentions:
+        entity_id = _entity_id(db, mention.canonical, mention.label, alias=mention.text)
+        db.execute(
+            "INSERT INTO mentions (article_id, entity_id, start, end, text) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [article_id, entity_id, mention.start, mention.end, mention.text],
+        )
+    new_claims, touched = 0, set()
+    for claim in extraction.claims:
+        claim_id, created = _claim_id(db, claim, learned_at)
+        new_claims += created
+        touched.add(claim_id)
+        db.execute(
+            "INSERT INTO claim_evidence (claim_id, article_id, sentence, status, component, kind,"
+            " published_at, learned_at, site, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [claim_id, article_id, claim.evidence, claim.status, claim.component, claim.kind,
+             published_at, learned_at, site, claim.confidence],
+        )
+    return new_claims, touched
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """An article's text as stored, to be read again."""
+
+    article_id: int
+    text: str
+    published_at: str | None
+
+
+def stored_texts(db: Database, since: str | None = None) -> Iterator[StoredText]:
+    where, params = ("fetched_at >= ?", [since]) if since else ("1 = 1", [])
+    for row in db.execute(f"SELECT id, text, published_at FROM articles WHERE {where} ORDER BY id", params):
+        yield StoredText(*row)
+
+
+def replace_extraction(db: Database, article_id: int, extraction: Extraction) -> tuple[int, int]:
+    """Swap an article's mentions and evidence for a new reading of it, in
+    one transaction: claims left without evidence go, and the change events
+    of every claim it touched are rebuilt. Returns (evidence before, after)."""
+    with writing(db):
+        row = db.execute("SELECT published_at, fetched_at, site FROM articles WHERE id = ?", [article_id]).fetchone()
+        if row is None:
+            return 0, 0
+        published_at, learned_at, site = row
+        before = {r[0] for r in db.execute("SELECT claim_id FROM claim_evidence WHERE article_id = ?", [article_id])}
+        db.execute("DELETE FROM mentions WHERE article_id = ?", [article_id])
+        db.execute("DELETE FROM claim_evidence WHERE article_id = ?", [article_id])
+        _new, after = _write_extraction(db, article_id, published_at, learned_at or utc_now(), site, extraction)
+        orphans = [claim_id for claim_id in before - after
+                   if not db.execute("SELECT 1 FROM claim_evidence WHERE claim_id = ?", [claim_id]).fetchone()]
+        if orphans:
+            marks = ", ".join("?" * len(orphans))
+            db.execute(f"DELETE FROM claim_changes WHERE claim_id IN ({marks}) OR old_claim_id IN ({marks})", orphans * 2)
+            db.execute(f"DELETE FROM claims WHERE id IN ({marks})", orphans)
+        refresh_changes(db, (before | after) - set(orphans))
+    return len(before), len(after)
 
 
 # ---- change events -------------------------------------------------------------
