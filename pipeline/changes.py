@@ -6,9 +6,11 @@ supplier to another. Pure functions; the store writes what they return."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 
 from .errors import UserError
 
@@ -79,9 +81,10 @@ def current_status(evidence: Iterable[Evidence]) -> str | None:
     return timeline[-1].status if timeline else None
 
 
-def _component_words(component: str | None) -> set[str]:
+@lru_cache(maxsize=4096)
+def _component_words(component: str | None) -> frozenset[str]:
     words = re.findall(r"[a-z0-9]+", (component or "").lower())
-    return {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
+    return frozenset(w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words)
 
 
 def same_component(a: Evidence, b: Evidence) -> bool:
@@ -110,13 +113,21 @@ def switch_events(customer_claims: dict[int, list[Evidence]]) -> list[ChangeEven
     SUPPLIES claims (claim id -> evidence): one supplier's claim ends or is
     denied while another's starts for the same component, within a year."""
     events_by_claim = {claim_id: claim_events(evidence) for claim_id, evidence in customer_claims.items()}
+    return switches_among(events_by_claim, set(events_by_claim))
+
+
+def switches_among(events_by_claim: dict[int, list[ChangeEvent]], focus: set[int]) -> list[ChangeEvent]:
+    """The switches between a customer's SUPPLIES claims, given their change
+    events, in which a claim of `focus` is the old or the new supplier."""
+    ends = {claim_id: _ends(events) for claim_id, events in events_by_claim.items()}
+    starts = {claim_id: _Starts(_starts(events)) for claim_id, events in events_by_claim.items()}
     switches = []
-    for old_claim, old_events in events_by_claim.items():
-        for end in _ends(old_events):
-            for new_claim, new_events in events_by_claim.items():
-                if new_claim == old_claim:
-                    continue
-                start = _matching_start(end, _starts(new_events))
+    for old_claim, old_ends in ends.items():
+        for new_claim, new_starts in starts.items():
+            if new_claim == old_claim or not (old_claim in focus or new_claim in focus):
+                continue
+            for end in old_ends:
+                start = new_starts.matching(end)
                 if start is not None:
                     switches.append(ChangeEvent(
                         key=f"switch:{old_claim}:{new_claim}", kind="supplier_switch", claim_id=new_claim,
@@ -128,10 +139,19 @@ def switch_events(customer_claims: dict[int, list[Evidence]]) -> list[ChangeEven
     return _one_per_pair(switches)
 
 
-def _matching_start(end: ChangeEvent, starts: list[ChangeEvent]) -> ChangeEvent | None:
-    close = [s for s in starts if abs(_day(s.happened_at) - _day(end.happened_at)) <= SWITCH_WINDOW
-             and same_component(end.after, s.after)]
-    return min(close, key=lambda s: abs(_day(s.happened_at) - _day(end.happened_at)), default=None)
+class _Starts:
+    """A claim's start events by day, to find the one nearest an end."""
+
+    def __init__(self, events: list[ChangeEvent]):
+        self.events = sorted(events, key=lambda e: e.happened_at)
+        self.days = [_day(e.happened_at).toordinal() for e in self.events]
+
+    def matching(self, end: ChangeEvent) -> ChangeEvent | None:
+        day = _day(end.happened_at).toordinal()
+        low = bisect_left(self.days, day - SWITCH_WINDOW.days)
+        high = bisect_right(self.days, day + SWITCH_WINDOW.days)
+        close = [e for e in self.events[low:high] if same_component(end.after, e.after)]
+        return min(close, key=lambda e: abs(_day(e.happened_at).toordinal() - day), default=None)
 
 
 def _one_per_pair(switches: list[ChangeEvent]) -> list[ChangeEvent]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
-from .changes import ChangeEvent, Evidence, claim_events, switch_events
+from .changes import ChangeEvent, Evidence, claim_events, switches_among
 from .errors import UserError
 from .extract import canonical_url
 from .records import Article, Claim, Extraction, Feed, FeedEntry, FeedResult
@@ -490,38 +490,65 @@ def _evidence_of(db: Database, claim_ids: Iterable[int]) -> dict[int, list[Evide
     return found
 
 
+CHANGE_COLUMNS = ("key", "kind", "claim_id", "old_claim_id", "before_status", "after_status", "before_article_id",
+                  "after_article_id", "happened_at", "learned_at", "component")
+
+
 def _write_events(db: Database, events: list[ChangeEvent]) -> None:
-    db["claim_changes"].insert_all(
-        ({
-            "key": e.key, "kind": e.kind, "claim_id": e.claim_id, "old_claim_id": e.old_claim_id,
-            "before_status": e.before_status, "after_status": e.after.status,
-            "before_article_id": e.before.article_id if e.before else None,
-            "after_article_id": e.after.article_id, "happened_at": e.happened_at,
-            "learned_at": e.learned_at, "component": e.component,
-        } for e in events),
-        pk="key", replace=True,
+    db.conn.executemany(
+        f"INSERT OR REPLACE INTO claim_changes ({', '.join(CHANGE_COLUMNS)}) VALUES ({', '.join('?' * len(CHANGE_COLUMNS))})",
+        [(e.key, e.kind, e.claim_id, e.old_claim_id, e.before_status, e.after.status,
+          e.before.article_id if e.before else None, e.after.article_id, e.happened_at, e.learned_at, e.component)
+         for e in events],
     )
 
 
 def refresh_changes(db: Database, claim_ids: Iterable[int]) -> None:
-    """Rebuild the change events of these claims, and the supplier switches
-    of the customers they supply, from all their evidence. The result
-    depends only on the evidence, so re-running it changes nothing."""
+    """Rebuild the change events of these claims from all their evidence,
+    then the supplier switches they take part in. The result depends only on
+    the evidence, so re-running it changes nothing."""
     claim_ids = set(claim_ids)
     if not claim_ids:
         return
     marks = ", ".join("?" * len(claim_ids))
-    db.execute(f"DELETE FROM claim_changes WHERE kind != 'supplier_switch' AND claim_id IN ({marks})", list(claim_ids))
+    db.execute(f"DELETE FROM claim_changes WHERE +kind != 'supplier_switch' AND claim_id IN ({marks})", list(claim_ids))
     for events in map(claim_events, _evidence_of(db, claim_ids).values()):
         _write_events(db, events)
-    customers = [row[0] for row in db.execute(
-        f"SELECT DISTINCT object_id FROM claims WHERE relation = 'SUPPLIES' AND id IN ({marks})", list(claim_ids))]
-    for customer_id in customers:
-        supplied = [row[0] for row in db.execute(
-            "SELECT id FROM claims WHERE relation = 'SUPPLIES' AND object_id = ?", [customer_id])]
-        supplied_marks = ", ".join("?" * len(supplied))
-        db.execute(f"DELETE FROM claim_changes WHERE kind = 'supplier_switch' AND claim_id IN ({supplied_marks})", supplied)
-        _write_events(db, switch_events(_evidence_of(db, supplied)))
+    supplies = db.execute(
+        f"SELECT id, object_id FROM claims WHERE relation = 'SUPPLIES' AND id IN ({marks})", list(claim_ids)).fetchall()
+    by_customer: dict[int, set[int]] = {}
+    for claim_id, customer_id in supplies:
+        by_customer.setdefault(customer_id, set()).add(claim_id)
+    for customer_id, focus in by_customer.items():
+        _refresh_switches(db, customer_id, focus)
+
+
+def _refresh_switches(db: Database, customer_id: int, focus: set[int]) -> None:
+    """Switches involving the `focus` claims, from the change events already
+    stored for the customer's SUPPLIES claims: events are few where evidence
+    is many, so this stays cheap as a claim's evidence grows."""
+    focus_marks = ", ".join("?" * len(focus))
+    # '+kind' keeps SQLite on the claim indexes: the kind index matches half the table
+    for column in ("claim_id", "old_claim_id"):
+        db.execute(f"DELETE FROM claim_changes WHERE +kind = 'supplier_switch' AND {column} IN ({focus_marks})", list(focus))
+    # only the events that can end or start a supply relation
+    rows = db.execute(
+        """SELECT ch.claim_id, ch.kind, ch.before_status, ch.after_status, ch.happened_at, ch.learned_at,
+                  ch.before_article_id, ch.after_article_id, ch.key, ch.component
+           FROM claims c JOIN claim_changes ch ON ch.claim_id = c.id
+           WHERE c.relation = 'SUPPLIES' AND c.object_id = ? AND +ch.kind IN ('new', 'status')
+             AND (ch.after_status IN ('ended', 'denied')
+                  OR (ch.after_status IN ('active', 'planned')
+                      AND COALESCE(ch.before_status, '') NOT IN ('active', 'planned')))""",
+        [customer_id],
+    ).fetchall()
+    events_by_claim: dict[int, list[ChangeEvent]] = {}
+    for claim_id, kind, before_status, after_status, happened, learned, before_id, after_id, key, component in rows:
+        after = Evidence(claim_id, after_id, after_status, happened, learned, component)
+        before = Evidence(claim_id, before_id, before_status, happened, learned, component) if before_id else None
+        events_by_claim.setdefault(claim_id, []).append(
+            ChangeEvent(key, kind, claim_id, before, after, happened, learned, component=component))
+    _write_events(db, switches_among(events_by_claim, focus))
 
 
 def current_claims(db: Database) -> list[dict]:

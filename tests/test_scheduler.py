@@ -129,12 +129,17 @@ def count(settings, table: str) -> int:
         db.close()
 
 
-def test_schedule_polls_again_and_again_and_stops_cleanly_on_sigterm(httpserver, settings, tmp_path):
-    news_site(httpserver, articles=40)
+def service_over_site(httpserver, settings, tmp_path, articles: int) -> subprocess.Popen:
+    """`supplywatch schedule` running over a loopback feed of `articles` stories."""
+    news_site(httpserver, articles)
     db = store.open_db(settings.db_path)
     store.add_feed(db, httpserver.url_for("/feed.xml"))
     db.close()
-    service = start_service(settings, tmp_path)
+    return start_service(settings, tmp_path)
+
+
+def test_schedule_polls_again_and_again_and_stops_cleanly_on_sigterm(httpserver, settings, tmp_path):
+    service = service_over_site(httpserver, settings, tmp_path, articles=40)
     try:
         assert wait_for(lambda: count(settings, "articles") >= 3, 60), (tmp_path / "schedule.log").read_text()
         service.send_signal(signal.SIGTERM)
@@ -157,11 +162,7 @@ def test_schedule_polls_again_and_again_and_stops_cleanly_on_sigterm(httpserver,
 
 
 def test_jobs_repeat_and_a_second_schedule_is_refused(httpserver, settings, tmp_path):
-    news_site(httpserver, articles=2)
-    db = store.open_db(settings.db_path)
-    store.add_feed(db, httpserver.url_for("/feed.xml"))
-    db.close()
-    service = start_service(settings, tmp_path)
+    service = service_over_site(httpserver, settings, tmp_path, articles=2)
     try:
         def feed_polls() -> int:
             return sum(1 for request, _response in httpserver.log if request.path == "/feed.xml")
