@@ -122,20 +122,21 @@ def switches_among(events_by_claim: dict[int, list[ChangeEvent]], focus: set[int
     ends = {claim_id: _ends(events) for claim_id, events in events_by_claim.items()}
     starts = {claim_id: _Starts(_starts(events)) for claim_id, events in events_by_claim.items()}
     switches = []
-    for old_claim, old_ends in ends.items():
-        for new_claim, new_starts in starts.items():
-            if new_claim == old_claim or not (old_claim in focus or new_claim in focus):
-                continue
-            for end in old_ends:
-                start = new_starts.matching(end)
-                if start is not None:
-                    switches.append(ChangeEvent(
-                        key=f"switch:{old_claim}:{new_claim}", kind="supplier_switch", claim_id=new_claim,
-                        before=end.after, after=start.after,
-                        happened_at=max(end.happened_at, start.happened_at),
-                        learned_at=max(end.learned_at, start.learned_at), old_claim_id=old_claim,
-                        component=start.after.component or end.after.component,
-                    ))
+    pairs = {(old, new) for old in focus & ends.keys() for new in starts} | {(old, new) for old in ends for new in focus & starts.keys()}
+    for old_claim, new_claim in sorted(pairs):
+        if old_claim == new_claim:
+            continue
+        old_ends, new_starts = ends[old_claim], starts[new_claim]
+        for end in old_ends:
+            start = new_starts.matching(end)
+            if start is not None:
+                switches.append(ChangeEvent(
+                    key=f"switch:{old_claim}:{new_claim}", kind="supplier_switch", claim_id=new_claim,
+                    before=end.after, after=start.after,
+                    happened_at=max(end.happened_at, start.happened_at),
+                    learned_at=max(end.learned_at, start.learned_at), old_claim_id=old_claim,
+                    component=start.after.component or end.after.component,
+                ))
     return _one_per_pair(switches)
 
 

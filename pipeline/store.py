@@ -414,13 +414,18 @@ def save_article(db: Database, article: Article, extraction: Extraction, pending
 def _write_extraction(db: Database, article_id: int, published_at: str | None, learned_at: str, site: str | None,
                       extraction: Extraction) -> tuple[int, set[int]]:
     """An article's mentions and claim evidence; returns (claims created, claims touched)."""
+    entity_ids: dict[tuple[str, str], int] = {}  # an article names the same few entities many times
+    aliases: set[tuple[str, int]] = set()
+    rows = []
     for mention in extraction.mentions:
-        entity_id = _entity_id(db, mention.canonical, mention.label, alias=mention.text)
-        db.execute(
-            "INSERT INTO mentions (article_id, entity_id, start, end, text) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            [article_id, entity_id, mention.start, mention.end, mention.text],
-        )
+        key = (mention.canonical, mention.label)
+        if key not in entity_ids:
+            entity_ids[key] = _entity_id(db, mention.canonical, mention.label)
+        aliases.add((mention.text, entity_ids[key]))
+        rows.append((article_id, entity_ids[key], mention.start, mention.end, mention.text))
+    db.conn.executemany("INSERT INTO aliases (alias, entity_id) VALUES (?, ?) ON CONFLICT DO NOTHING", sorted(aliases))
+    db.conn.executemany(
+        "INSERT INTO mentions (article_id, entity_id, start, end, text) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
     new_claims, touched = 0, set()
     for claim in extraction.claims:
         claim_id, created = _claim_id(db, claim, learned_at)
