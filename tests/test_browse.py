@@ -222,4 +222,7 @@ def test_claims_page_and_timeline_in_headless_chromium(settings, tmp_path):
                 shutil.copy(shot, saved / shot.name)
     finally:
         server.terminate()
-        server.wait(timeout=15)
+        assert server.wait(timeout=15) == 0
+    # stopping `browse` stops its Datasette too: nothing is left serving
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{base}/-/versions.json", timeout=2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,10 +58,21 @@ def serve(db_path: str, host: str, port: int) -> int:
         metadata_path = Path(folder) / "metadata.json"
         metadata_path.write_text(json.dumps(metadata_for(db_path)), encoding="utf-8")
         log.info("serving %s read-only at http://%s:%d/", db_path, host, port)
+        server = subprocess.Popen(datasette_command(db_path, str(metadata_path), host, port))
+
+        def forward(signum, _frame) -> None:  # a stop for us is a stop for Datasette
+            server.send_signal(signum)
+
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            return subprocess.call(datasette_command(db_path, str(metadata_path), host, port))
-        except KeyboardInterrupt:
-            return 0
+            code = server.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=10)
+        return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
 
 
 # ---- the Datasette plugin ---------------------------------------------------------------
