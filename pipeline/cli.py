@@ -368,6 +368,8 @@ def browse_command(ctx: click.Context, port: int, host: str) -> None:
     from .browse import serve
 
     settings = _settings(ctx)
+    if not Path(settings.db_path).is_file():
+        raise UserError(f"no database at {settings.db_path}: run 'supplywatch run --once' first, or pass --db PATH")
     store.open_db(settings.db_path).close()  # bring the schema up to date before serving
     click.echo(f"serving {settings.db_path} at http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     raise SystemExit(serve(settings.db_path, host, port))

@@ -11,7 +11,6 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path

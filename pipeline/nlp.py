@@ -137,7 +137,7 @@ def extract_many(
         for number, (text, date) in enumerate(zip(texts, dates))
         for offset, part in chunks_of(_clip(text))
     )
-    numbered = _tee_numbers(pieces)
+    numbered = _PieceKeys(pieces)
     stream = (doc for _number, _offset, doc in numbered.items())
     if n_process > 1:
         docs = nlp.pipe(stream, batch_size=batch_size, n_process=n_process)
@@ -170,7 +170,7 @@ def _budgeted(docs: Iterator[Doc], batch_size: int) -> Iterator[list[Doc]]:
         yield group
 
 
-class _tee_numbers:
+class _PieceKeys:
     """Remembers which text and offset each piece came from, in the order
     they were handed to nlp.pipe (which keeps order)."""
 

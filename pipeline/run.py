@@ -23,7 +23,7 @@ from .extract import article_from_entry, article_from_page
 from .fetch import FetchError, fetch_feed, fetch_page, make_client
 from .nlp import extract_many, load_pipeline
 from .progress import tracked
-from .records import Article, Feed, FeedEntry
+from .records import Article, Feed
 from .feeds import next_due_at
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def process_pending(
     in hand is finished and stored, then it returns."""
     batch_size = max(1, settings.nlp_batch_size * 4)
     fetcher = PageFetcher(client, settings)
-    taken: set[int] = set()
+    taken = [0]  # the last queue id handed to the fetcher: entries are taken in queue order
     try:
         in_flight = _submit_batch(db, fetcher, batch_size, taken, summary)
         while in_flight and not (stop and stop.is_set()):
@@ -149,16 +149,12 @@ def process_pending(
         summary.seconds["extract"] += fetcher.extract_seconds
 
 
-def _submit_batch(db: Database, fetcher: PageFetcher, size: int, taken: set[int], summary: RunSummary) -> list:
+def _submit_batch(db: Database, fetcher: PageFetcher, size: int, taken: list[int], summary: RunSummary) -> list:
     """Start fetching the next queued entries not taken yet; entries already
     stored under the same address leave the queue without a request."""
     submitted = []
-    for pending in store.pending_entries(db, size + len(taken)):
-        if len(submitted) >= size:
-            break
-        if pending.id in taken:
-            continue
-        taken.add(pending.id)
+    for pending in store.pending_entries(db, size, after_id=taken[0]):
+        taken[0] = pending.id
         if store.known_article_id(db, canonical_url=pending.canonical_url) is not None:
             store.drop_pending(db, pending.id)
             summary.articles_duplicate += 1

@@ -15,7 +15,7 @@ STATUSES = ("active", "planned", "possible", "ended", "denied")
 ENDED_VERBS = {
     "end", "terminate", "cancel", "scrap", "abandon", "quit", "exit", "dissolve", "drop",
     "halt", "withdraw", "sever", "unwind", "axe", "ditch", "dump", "discontinue", "stop",
-    "divest", "shelve", "split", "cease", "shut", "close", "suspend", "rescind", "scrap",
+    "divest", "shelve", "split", "cease", "shut", "close", "suspend", "rescind",
 }
 ENDED_PARTICLES = {
     ("walk", "away"), ("wind", "down"), ("pull", "out"), ("back", "out"), ("break", "up"),

@@ -312,10 +312,11 @@ class PendingEntry:
     entry: FeedEntry
 
 
-def pending_entries(db: Database, limit: int) -> list[PendingEntry]:
+def pending_entries(db: Database, limit: int, after_id: int = 0) -> list[PendingEntry]:
+    """Queued entries in queue order, from the one after `after_id`."""
     rows = db.execute(
         "SELECT p.id, p.feed_id, f.url, p.canonical_url, p.entry FROM pending_entries p"
-        " LEFT JOIN feeds f ON f.id = p.feed_id ORDER BY p.id LIMIT ?", [limit],
+        " LEFT JOIN feeds f ON f.id = p.feed_id WHERE p.id > ? ORDER BY p.id LIMIT ?", [after_id, limit],
     ).fetchall()
     return [PendingEntry(row[0], row[1], row[2], row[3], FeedEntry(**json.loads(row[4]))) for row in rows]
 

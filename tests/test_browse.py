@@ -168,6 +168,17 @@ def test_timeline_page_and_digest_links_land_on_it(browsed, settings):
     assert f'href="/-/timeline/test/{claim_id}"' in claims_page
 
 
+def test_browse_refuses_a_missing_database(tmp_path):
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    missing = tmp_path / "none.db"
+    result = CliRunner().invoke(cli, ["--db", str(missing), "browse"])
+    assert result.exit_code == 1 and f"no database at {missing}" in result.output
+    assert not missing.exists()  # browsing never creates an empty store
+
+
 # ---- a real browser ---------------------------------------------------------------------
 
 def chromium() -> str | None:

@@ -1,3 +1,4 @@
+import sqlite3
 from pipeline import store
 from pipeline.records import Article, Claim, Extraction, FeedResult, Mention
 
@@ -65,7 +66,7 @@ def test_failed_write_rolls_back_the_whole_article(tmp_path):
 
     db = store.open_db(tmp_path / "r.db")
     bad = Extraction(claims=(Claim("SUPPLIES", "Valeo", "Renault", None, "x", 0.5),))  # status NOT NULL
-    with pytest.raises(Exception):
+    with pytest.raises(sqlite3.IntegrityError):
         store.save_article(db, _article(), bad)
     assert db["articles"].count == 0 and db["entities"].count == 0
 

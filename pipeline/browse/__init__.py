@@ -52,8 +52,6 @@ def datasette_command(db_path: str, metadata_path: str, host: str, port: int) ->
 
 def serve(db_path: str, host: str, port: int) -> int:
     """Run Datasette in the foreground until it is stopped."""
-    if not Path(db_path).is_file():
-        raise UserError(f"no database at {db_path}: run 'supplywatch run --once' first, or pass --db PATH")
     with tempfile.TemporaryDirectory(prefix="supplywatch-browse-") as folder:
         metadata_path = Path(folder) / "metadata.json"
         metadata_path.write_text(json.dumps(metadata_for(db_path)), encoding="utf-8")
