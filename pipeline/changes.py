@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
@@ -96,70 +96,92 @@ def same_component(a: Evidence, b: Evidence) -> bool:
     return a.article_id == b.article_id
 
 
-def _day(moment: str) -> date:
+def news_day(moment: str) -> date:
+    """The calendar day of an ISO date or timestamp."""
     return date.fromisoformat(moment[:10])
 
 
-def _ends(events: list[ChangeEvent]) -> list[ChangeEvent]:
-    return [e for e in events if e.after.status in STOPPED and e.kind in ("new", "status")]
+def is_end(event: ChangeEvent) -> bool:
+    """The event ends a supply (or says there is none)."""
+    return event.kind in ("new", "status") and event.after.status in STOPPED
 
 
-def _starts(events: list[ChangeEvent]) -> list[ChangeEvent]:
-    return [e for e in events if e.after.status in STARTED and (e.kind == "new" or e.before_status not in STARTED)]
+def is_start(event: ChangeEvent) -> bool:
+    """The event starts a supply: first seen planned or active, or moving there from another status."""
+    return (event.kind in ("new", "status") and event.after.status in STARTED
+            and (event.kind == "new" or event.before_status not in STARTED))
+
+
+def as_stored(event: ChangeEvent) -> ChangeEvent:
+    """The event as the store keeps it, where the component is the event's:
+    switches are found the same way from fresh events and from stored ones."""
+    return replace(event, after=replace(event.after, component=event.component))
+
+
+def switch_key(old_claim_id: int, new_claim_id: int, end_article_id: int) -> str:
+    return f"switch:{old_claim_id}:{new_claim_id}:{end_article_id}"
 
 
 def switch_events(customer_claims: dict[int, list[Evidence]]) -> list[ChangeEvent]:
     """Supplier switches of one customer, from the evidence of each of its
-    SUPPLIES claims (claim id -> evidence): one supplier's claim ends or is
-    denied while another's starts for the same component, within a year."""
-    events_by_claim = {claim_id: claim_events(evidence) for claim_id, evidence in customer_claims.items()}
-    return switches_among(events_by_claim, set(events_by_claim))
+    SUPPLIES claims (claim id -> evidence), rebuilt from scratch."""
+    events = [as_stored(event) for evidence in customer_claims.values() for event in claim_events(evidence)]
+    starts = SwitchStarts(event for event in events if is_start(event))
+    return [switch for end in events if is_end(end) for switch in starts.switches_from(end)]
 
 
-def switches_among(events_by_claim: dict[int, list[ChangeEvent]], focus: set[int]) -> list[ChangeEvent]:
-    """The switches between a customer's SUPPLIES claims, given their change
-    events, in which a claim of `focus` is the old or the new supplier."""
-    ends = {claim_id: _ends(events) for claim_id, events in events_by_claim.items()}
-    starts = {claim_id: _Starts(_starts(events)) for claim_id, events in events_by_claim.items()}
-    switches = []
-    pairs = {(old, new) for old in focus & ends.keys() for new in starts} | {(old, new) for old in ends for new in focus & starts.keys()}
-    for old_claim, new_claim in sorted(pairs):
-        if old_claim == new_claim:
-            continue
-        old_ends, new_starts = ends[old_claim], starts[new_claim]
-        for end in old_ends:
-            start = new_starts.matching(end)
+class SwitchStarts:
+    """The start events of a customer's SUPPLIES claims, by claim and day.
+
+    A switch pairs one end (a supplier's claim ending or denied) with, for
+    each other supplier, its start nearest in time within SWITCH_WINDOW for
+    the same component. Each end has its own switches, so a new article only
+    touches the switches of the ends and starts it changes."""
+
+    def __init__(self, starts: Iterable[ChangeEvent]):
+        by_claim: dict[int, list[ChangeEvent]] = {}
+        for event in starts:
+            by_claim.setdefault(event.claim_id, []).append(event)
+        self.by_claim = {claim_id: _ByDay(events) for claim_id, events in by_claim.items()}
+
+    def switches_from(self, end: ChangeEvent, only_claim: int | None = None) -> list[ChangeEvent]:
+        claims = [only_claim] if only_claim is not None else sorted(self.by_claim)
+        found = []
+        for claim_id in claims:
+            if claim_id == end.claim_id or claim_id not in self.by_claim:
+                continue
+            start = self.by_claim[claim_id].nearest(end)
             if start is not None:
-                switches.append(ChangeEvent(
-                    key=f"switch:{old_claim}:{new_claim}", kind="supplier_switch", claim_id=new_claim,
-                    before=end.after, after=start.after,
-                    happened_at=max(end.happened_at, start.happened_at),
-                    learned_at=max(end.learned_at, start.learned_at), old_claim_id=old_claim,
-                    component=start.after.component or end.after.component,
-                ))
-    return _one_per_pair(switches)
+                found.append(_switch(end, start))
+        return found
 
 
-class _Starts:
-    """A claim's start events by day, to find the one nearest an end."""
+def _switch(end: ChangeEvent, start: ChangeEvent) -> ChangeEvent:
+    return ChangeEvent(
+        key=switch_key(end.claim_id, start.claim_id, end.after.article_id), kind="supplier_switch",
+        claim_id=start.claim_id, before=end.after, after=start.after,
+        happened_at=max(end.happened_at, start.happened_at), learned_at=max(end.learned_at, start.learned_at),
+        old_claim_id=end.claim_id, component=start.after.component or end.after.component,
+    )
+
+
+class _ByDay:
+    """One claim's start events sorted by day, to find the one nearest an end."""
 
     def __init__(self, events: list[ChangeEvent]):
-        self.events = sorted(events, key=lambda e: e.happened_at)
-        self.days = [_day(e.happened_at).toordinal() for e in self.events]
+        self.events = sorted(events, key=lambda e: (e.happened_at, e.key))
+        self.days = [news_day(e.happened_at).toordinal() for e in self.events]
 
-    def matching(self, end: ChangeEvent) -> ChangeEvent | None:
-        day = _day(end.happened_at).toordinal()
+    def nearest(self, end: ChangeEvent) -> ChangeEvent | None:
+        day = news_day(end.happened_at).toordinal()
         low = bisect_left(self.days, day - SWITCH_WINDOW.days)
         high = bisect_right(self.days, day + SWITCH_WINDOW.days)
-        close = [e for e in self.events[low:high] if same_component(end.after, e.after)]
-        return min(close, key=lambda e: abs(_day(e.happened_at).toordinal() - day), default=None)
-
-
-def _one_per_pair(switches: list[ChangeEvent]) -> list[ChangeEvent]:
-    by_key: dict[str, ChangeEvent] = {}
-    for event in sorted(switches, key=lambda e: (e.happened_at, e.learned_at)):
-        by_key.setdefault(event.key, event)
-    return list(by_key.values())
+        best, best_gap = None, None
+        for event_day, event in zip(self.days[low:high], self.events[low:high]):
+            gap = abs(event_day - day)
+            if (best_gap is None or gap < best_gap) and same_component(end.after, event.after):
+                best, best_gap = event, gap
+        return best
 
 
 # ---- reading --since ------------------------------------------------------------

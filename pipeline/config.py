@@ -27,7 +27,8 @@ class Settings:
     max_redirects: int = 5
     max_entries_per_feed: int = 200
     nlp_batch_size: int = 16
-    nlp_processes: int = 1
+    nlp_processes: int = 1  # NLP worker processes for a large queue; 0 reads everything in this process
+    nlp_worker_min_articles: int = 100  # a smaller queue is read in this process: a worker takes seconds to start
     fetch_workers: int = 8  # pages fetched at once, while the NLP reads the batch before
     per_host_connections: int = 2  # at most this many requests to one site at a time
     politeness_delay: float = 0.0  # seconds between two requests to the same site

@@ -4,8 +4,12 @@ supplywatch components) and read entities and claims out of article text."""
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import signal
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -194,3 +198,41 @@ def _nones() -> Iterator[None]:
 
 def extract(nlp: Language, text: str, published: str | None = None) -> Extraction:
     return extraction_of(nlp(dated_doc(nlp, text, published)))
+
+
+# ---- reading in worker processes ----------------------------------------------------
+
+_worker_nlp: Language | None = None
+
+
+def _start_worker(models_dir: str) -> None:
+    global _worker_nlp
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops after the article in hand
+    _worker_nlp = load_pipeline(models_dir)
+
+
+def _read_in_worker(texts: list[str], published: list[str | None], batch_size: int) -> tuple[list[Extraction], float]:
+    """The extractions of a batch, and the seconds the worker spent on them."""
+    started = time.monotonic()
+    extractions = list(extract_many(_worker_nlp, texts, batch_size=batch_size, published=published))
+    return extractions, time.monotonic() - started
+
+
+class WorkerReader:
+    """Reads batches of texts in worker processes, each of which loads the
+    pipeline once. Only texts go out and plain Extractions come back, so the
+    parent, free of the NLP, fetches and stores while the workers read."""
+
+    def __init__(self, models_dir: str, processes: int, batch_size: int):
+        self.batch_size = batch_size
+        self.depth = processes + 1  # batches kept queued, so no worker waits while the parent stores
+        self.pool = ProcessPoolExecutor(
+            max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker, initargs=(models_dir,),
+        )
+
+    def submit(self, texts: list[str], published: list[str | None]) -> Future:
+        return self.pool.submit(_read_in_worker, texts, published, self.batch_size)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)

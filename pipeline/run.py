@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -21,9 +22,9 @@ from . import store
 from .config import Settings
 from .extract import article_from_entry, article_from_page
 from .fetch import FetchError, fetch_feed, fetch_page, make_client
-from .nlp import extract_many, load_pipeline
+from .nlp import WorkerReader, extract_many, load_pipeline
 from .progress import tracked
-from .records import Article, Feed
+from .records import Article, Extraction, Feed
 from .feeds import next_due_at
 
 log = logging.getLogger(__name__)
@@ -125,28 +126,88 @@ class PageFetcher:
 
 
 def process_pending(
-    db: Database, client: httpx.Client, nlp: Language, settings: Settings, summary: RunSummary,
+    db: Database, client: httpx.Client, nlp: Language | None, settings: Settings, summary: RunSummary,
     stop: threading.Event | None = None,
 ) -> None:
-    """Fetch, read and store the queued entries a batch at a time, fetching
-    the next batch while the NLP reads this one. With `stop` set, the article
+    """Fetch, read and store the queued entries a batch at a time: while one
+    batch is stored, the next ones are fetched and read. A large queue is read
+    in `nlp_processes` worker processes; a small one in this process (with
+    `nlp`, or the pipeline loaded on first need). With `stop` set, the article
     in hand is finished and stored, then it returns."""
     batch_size = max(1, settings.nlp_batch_size * 4)
     fetcher = PageFetcher(client, settings)
+    workers = _workers_for(db, settings)
+    reader = _Reader(nlp, settings, workers)
+    reading: deque[tuple[list, Future | None]] = deque()
     taken = [0]  # the last queue id handed to the fetcher: entries are taken in queue order
     try:
         in_flight = _submit_batch(db, fetcher, batch_size, taken, summary)
-        while in_flight and not (stop and stop.is_set()):
-            waited = time.monotonic()
-            ready = [(pending, article) for pending, article in _collected(db, in_flight, summary)]
-            summary.seconds["fetch_wait"] += time.monotonic() - waited
-            in_flight = _submit_batch(db, fetcher, batch_size, taken, summary)
-            if ready:
-                _read_and_store(db, nlp, ready, settings, summary, stop)
+        while (in_flight or reading) and not (stop and stop.is_set()):
+            if in_flight:
+                waited = time.monotonic()
+                ready = list(_collected(db, in_flight, summary))
+                summary.seconds["fetch_wait"] += time.monotonic() - waited
+                in_flight = _submit_batch(db, fetcher, batch_size, taken, summary)
+                if ready:
+                    reading.append((ready, reader.submit(ready)))
+            while reading and (len(reading) > reader.depth or not in_flight) and not (stop and stop.is_set()):
+                ready, job = reading.popleft()
+                _store_batch(db, ready, reader.extractions(ready, job, summary), summary, stop)
     finally:
+        if workers is not None:
+            workers.close()
         fetcher.close()
         summary.seconds["fetch"] += fetcher.fetch_seconds
         summary.seconds["extract"] += fetcher.extract_seconds
+
+
+def _workers_for(db: Database, settings: Settings) -> WorkerReader | None:
+    queued = store.pending_count(db)
+    if settings.nlp_processes < 1 or queued < settings.nlp_worker_min_articles:
+        return None
+    log.info("%d articles queued: reading them in %d NLP worker process(es)", queued, settings.nlp_processes)
+    return WorkerReader(settings.models_dir, settings.nlp_processes, settings.nlp_batch_size)
+
+
+class _Reader:
+    """Hands each fetched batch to the NLP workers, or reads it here, lazily,
+    as it is stored. A batch whose worker died is read here instead."""
+
+    def __init__(self, nlp: Language | None, settings: Settings, workers: WorkerReader | None):
+        self.nlp, self.settings, self.workers = nlp, settings, workers
+        self.depth = workers.depth if workers is not None else 0
+
+    def submit(self, ready: list) -> Future | None:
+        if self.workers is None:
+            return None
+        articles = [article for _pending, article in ready]
+        return self.workers.submit([a.text for a in articles], [a.published_at for a in articles])
+
+    def extractions(self, ready: list, job: Future | None, summary: RunSummary) -> Iterator[Extraction]:
+        if job is not None:
+            waited = time.monotonic()
+            try:
+                extractions, seconds = job.result()
+            except (BrokenProcessPool, OSError) as exc:
+                log.warning("an NLP worker failed (%s); reading its %d articles in this process",
+                            exc or type(exc).__name__, len(ready))
+            else:
+                summary.seconds["nlp_wait"] += time.monotonic() - waited
+                summary.seconds["nlp"] += seconds
+                yield from extractions
+                return
+        if self.nlp is None:
+            self.nlp = load_pipeline(self.settings.models_dir)
+        articles = [article for _pending, article in ready]
+        extractions = extract_many(self.nlp, (a.text for a in articles), batch_size=self.settings.nlp_batch_size,
+                                   published=(a.published_at for a in articles))
+        while True:
+            started = time.monotonic()
+            extraction = next(extractions, None)
+            summary.seconds["nlp"] += time.monotonic() - started
+            if extraction is None:
+                return
+            yield extraction
 
 
 def _submit_batch(db: Database, fetcher: PageFetcher, size: int, taken: list[int], summary: RunSummary) -> list:
@@ -179,24 +240,13 @@ def _collected(db: Database, in_flight: list, summary: RunSummary) -> Iterator[t
         yield pending, article
 
 
-def _read_and_store(db: Database, nlp: Language, ready: list, settings: Settings, summary: RunSummary,
-                    stop: threading.Event | None) -> None:
-    """NLP over the fetched articles, then each stored with its claims and
-    taken off the queue in one transaction."""
-    articles = [article for _pending, article in ready]
-    processes = settings.nlp_processes if len(articles) >= 4 * settings.nlp_batch_size else 1
-    extractions = extract_many(
-        nlp, (a.text for a in articles), batch_size=settings.nlp_batch_size, n_process=processes,
-        published=(a.published_at for a in articles),
-    )
-    pairs = zip(ready, extractions)
-    for _ in tracked(range(len(ready)), "reading articles"):
+def _store_batch(db: Database, ready: list, extractions: Iterator[Extraction], summary: RunSummary,
+                 stop: threading.Event | None) -> None:
+    """Each article stored with its claims and taken off the queue in one transaction."""
+    for (pending, article), extraction in tracked(zip(ready, extractions), "reading articles", total=len(ready)):
         started = time.monotonic()
-        (pending, article), extraction = next(pairs)
-        stored = time.monotonic()
-        summary.seconds["nlp"] += stored - started
         saved = store.save_article(db, article, extraction, pending_id=pending.id)
-        summary.seconds["store"] += time.monotonic() - stored
+        summary.seconds["store"] += time.monotonic() - started
         summary.words += len(article.text.split())
         if saved.duplicate:
             summary.articles_duplicate += 1
@@ -216,7 +266,7 @@ def poll_due(db: Database, settings: Settings, transport: httpx.BaseTransport | 
 
 
 def read_queue(
-    db: Database, settings: Settings, nlp: Language, transport: httpx.BaseTransport | None = None,
+    db: Database, settings: Settings, nlp: Language | None = None, transport: httpx.BaseTransport | None = None,
     stop: threading.Event | None = None,
 ) -> RunSummary:
     """Fetch, read and store the queued entries."""
@@ -239,6 +289,6 @@ def run_once(
     with make_client(settings, transport) as client:
         poll_feeds(db, client, settings, store.list_feeds(db), summary)
         if store.pending_count(db):
-            process_pending(db, client, nlp or load_pipeline(settings.models_dir), settings, summary)
+            process_pending(db, client, nlp, settings, summary)
     log.info(summary.line())
     return summary

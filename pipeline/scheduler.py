@@ -28,7 +28,6 @@ from . import digest as digests
 from . import store
 from .config import Settings
 from .errors import UserError
-from .nlp import load_pipeline
 from .run import poll_due, read_queue
 
 log = logging.getLogger(__name__)
@@ -80,11 +79,6 @@ class Service:
         self.nlp = nlp
         self.stop = threading.Event()
 
-    def _pipeline(self) -> Language:
-        if self.nlp is None:
-            self.nlp = load_pipeline(self.settings.models_dir)
-        return self.nlp
-
     def poll(self) -> None:
         """Poll the feeds that are due; their new entries join the queue."""
         if self.stop.is_set():
@@ -108,7 +102,7 @@ class Service:
             if not store.pending_count(db):
                 log.info("read: queue empty (%.1f s)", time.monotonic() - started)
                 return
-            summary = read_queue(db, self.settings, self._pipeline(), stop=self.stop)
+            summary = read_queue(db, self.settings, self.nlp, stop=self.stop)
             waiting = store.pending_count(db)
         log.info("read: %d articles new, %d duplicate, %d failed, %d claims new, %d still queued (%.1f s)",
                  summary.articles_new, summary.articles_duplicate, summary.articles_failed, summary.claims_new,

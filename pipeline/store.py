@@ -11,12 +11,15 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
-from .changes import ChangeEvent, Evidence, claim_events, switches_among
+from .changes import (
+    SWITCH_WINDOW, ChangeEvent, Evidence, SwitchStarts, claim_events, is_end, is_start, news_day,
+    switch_key,
+)
 from .errors import UserError
 from .extract import canonical_url
 from .records import Article, Claim, Extraction, Feed, FeedEntry, FeedResult
@@ -179,6 +182,13 @@ def m005_claim_labels(db: Database) -> None:
         "UPDATE claims SET label = (SELECT s.canonical FROM entities s WHERE s.id = claims.subject_id)"
         " || ' ' || relation || ' ' || (SELECT o.canonical FROM entities o WHERE o.id = claims.object_id)"
     )
+
+
+@migrations(name="m006_switches_per_end")
+def m006_switches_per_end(db: Database) -> None:
+    """Supplier switches keyed by the end they start from, one per end and
+    new supplier, so that an article redoes only the switches near it."""
+    rebuild_changes(db)
 
 
 WRITE_FAILURES = ("disk is full", "readonly database", "disk i/o error", "unable to open")
@@ -498,63 +508,135 @@ def _evidence_of(db: Database, claim_ids: Iterable[int]) -> dict[int, list[Evide
 
 CHANGE_COLUMNS = ("key", "kind", "claim_id", "old_claim_id", "before_status", "after_status", "before_article_id",
                   "after_article_id", "happened_at", "learned_at", "component")
+EVENT_QUERY = f"SELECT {', '.join('ch.' + column for column in CHANGE_COLUMNS)} FROM claim_changes ch"
 
 
-def _write_events(db: Database, events: list[ChangeEvent]) -> None:
+def _row_of(event: ChangeEvent) -> tuple:
+    return (event.key, event.kind, event.claim_id, event.old_claim_id, event.before_status, event.after.status,
+            event.before.article_id if event.before else None, event.after.article_id, event.happened_at,
+            event.learned_at, event.component)
+
+
+def _event_of(row: tuple) -> ChangeEvent:
+    key, kind, claim_id, old_claim_id, before_status, after_status, before_id, after_id, happened, learned, component = row
+    after = Evidence(claim_id, after_id, after_status, happened, learned, component)
+    before = (Evidence(old_claim_id or claim_id, before_id, before_status, happened, learned, component)
+              if before_id is not None else None)
+    return ChangeEvent(key, kind, claim_id, before, after, happened, learned, old_claim_id, component)
+
+
+def _write_rows(db: Database, rows: Iterable[tuple]) -> None:
     db.conn.executemany(
         f"INSERT OR REPLACE INTO claim_changes ({', '.join(CHANGE_COLUMNS)}) VALUES ({', '.join('?' * len(CHANGE_COLUMNS))})",
-        [(e.key, e.kind, e.claim_id, e.old_claim_id, e.before_status, e.after.status,
-          e.before.article_id if e.before else None, e.after.article_id, e.happened_at, e.learned_at, e.component)
-         for e in events],
+        list(rows),
     )
 
 
 def refresh_changes(db: Database, claim_ids: Iterable[int]) -> None:
-    """Rebuild the change events of these claims from all their evidence,
-    then the supplier switches they take part in. The result depends only on
-    the evidence, so re-running it changes nothing."""
-    claim_ids = set(claim_ids)
-    if not claim_ids:
+    """Bring the change events of these claims in line with all their
+    evidence, then the supplier switches that the events which changed take
+    part in. Only what differs is written, so re-running it changes nothing,
+    and the result is what `rebuild_changes` would give."""
+    ids = sorted(set(claim_ids))
+    if not ids:
         return
-    marks = ", ".join("?" * len(claim_ids))
-    db.execute(f"DELETE FROM claim_changes WHERE +kind != 'supplier_switch' AND claim_id IN ({marks})", list(claim_ids))
-    for events in map(claim_events, _evidence_of(db, claim_ids).values()):
-        _write_events(db, events)
-    supplies = db.execute(
-        f"SELECT id, object_id FROM claims WHERE relation = 'SUPPLIES' AND id IN ({marks})", list(claim_ids)).fetchall()
-    by_customer: dict[int, set[int]] = {}
-    for claim_id, customer_id in supplies:
-        by_customer.setdefault(customer_id, set()).add(claim_id)
-    for customer_id, focus in by_customer.items():
-        _refresh_switches(db, customer_id, focus)
+    stored = {row[0]: row for row in db.execute(
+        EVENT_QUERY + f" WHERE +ch.kind != 'supplier_switch' AND ch.claim_id IN ({', '.join('?' * len(ids))})", ids)}
+    fresh = {event.key: _row_of(event)
+             for evidence in _evidence_of(db, ids).values() for event in claim_events(evidence)}
+    removed = [row for key, row in stored.items() if fresh.get(key) != row]
+    added = [row for key, row in fresh.items() if stored.get(key) != row]
+    db.conn.executemany("DELETE FROM claim_changes WHERE key = ?", [(row[0],) for row in removed])
+    _write_rows(db, added)
+    _refresh_switches(db, [_event_of(row) for row in removed], [_event_of(row) for row in added])
 
 
-def _refresh_switches(db: Database, customer_id: int, focus: set[int]) -> None:
-    """Switches involving the `focus` claims, from the change events already
-    stored for the customer's SUPPLIES claims: events are few where evidence
-    is many, so this stays cheap as a claim's evidence grows."""
-    focus_marks = ", ".join("?" * len(focus))
-    # '+kind' keeps SQLite on the claim indexes: the kind index matches half the table
-    for column in ("claim_id", "old_claim_id"):
-        db.execute(f"DELETE FROM claim_changes WHERE +kind = 'supplier_switch' AND {column} IN ({focus_marks})", list(focus))
-    # only the events that can end or start a supply relation
+def _customers(db: Database, claim_ids: set[int]) -> dict[int, int]:
+    """SUPPLIES claim id -> its customer's entity id."""
+    ids = sorted(claim_ids)
+    if not ids:
+        return {}
+    return dict(db.execute(
+        f"SELECT id, object_id FROM claims WHERE relation = 'SUPPLIES' AND id IN ({', '.join('?' * len(ids))})", ids))
+
+
+def _refresh_switches(db: Database, removed: list[ChangeEvent], added: list[ChangeEvent]) -> None:
+    """Redo the switches that depend on the changed events: those from a
+    changed end, and those to a claim whose start changed, from the ends
+    within a switch window of that start."""
+    relevant = [(event, event in added) for event in removed + added if is_end(event) or is_start(event)]
+    customer_of = _customers(db, {event.claim_id for event, _current in relevant})
+    by_customer: dict[int, list[tuple[ChangeEvent, bool]]] = {}
+    for event, current in relevant:
+        if event.claim_id in customer_of:
+            by_customer.setdefault(customer_of[event.claim_id], []).append((event, current))
+    for customer_id, changed in by_customer.items():
+        _refresh_customer_switches(db, customer_id, changed)
+
+
+def _refresh_customer_switches(db: Database, customer_id: int, changed: list[tuple[ChangeEvent, bool]]) -> None:
+    stale_ends = {(event.claim_id, event.after.article_id) for event, _current in changed if is_end(event)}
+    new_ends = [event for event, current in changed if current and is_end(event)]
+    changed_starts = [event for event, _current in changed if is_start(event)]
+    stale_keys, fresh = set(), {}
+    if new_ends:
+        starts = SwitchStarts(_customer_events(db, customer_id, START_TEST, *_window(new_ends, 1)))
+        for end in new_ends:
+            fresh.update((switch.key, switch) for switch in starts.switches_from(end))
+    if changed_starts:
+        # the ends a changed start can reach, and for each the new supplier's starts around it
+        ends = _customer_events(db, customer_id, END_TEST, *_window(changed_starts, 1))
+        claim_starts: dict[int, SwitchStarts] = {}
+        for start in changed_starts:
+            if start.claim_id not in claim_starts:
+                claim_starts[start.claim_id] = SwitchStarts(_customer_events(
+                    db, customer_id, START_TEST + " AND ch.claim_id = ?", *_window(changed_starts, 2), [start.claim_id]))
+            day = news_day(start.happened_at).toordinal()
+            for end in ends:
+                if end.claim_id != start.claim_id and abs(news_day(end.happened_at).toordinal() - day) <= SWITCH_WINDOW.days:
+                    stale_keys.add(switch_key(end.claim_id, start.claim_id, end.after.article_id))
+                    fresh.update((s.key, s) for s in claim_starts[start.claim_id].switches_from(end, only_claim=start.claim_id))
+    db.conn.executemany(
+        "DELETE FROM claim_changes WHERE +kind = 'supplier_switch' AND old_claim_id = ? AND before_article_id = ?",
+        sorted(stale_ends))
+    db.conn.executemany("DELETE FROM claim_changes WHERE key = ?", [(key,) for key in sorted(stale_keys)])
+    _write_rows(db, (_row_of(switch) for switch in fresh.values()))
+
+
+# what is_end and is_start test, in SQL, so that only those events are read
+END_TEST = "ch.after_status IN ('ended', 'denied')"
+START_TEST = ("ch.after_status IN ('active', 'planned')"
+              " AND (ch.kind = 'new' OR COALESCE(ch.before_status, '') NOT IN ('active', 'planned'))")
+
+
+def _window(events: list[ChangeEvent], windows: int) -> tuple[date, date]:
+    days = [news_day(event.happened_at) for event in events]
+    return min(days) - windows * SWITCH_WINDOW, max(days) + windows * SWITCH_WINDOW
+
+
+def _customer_events(db: Database, customer_id: int, test: str, since: date, until: date,
+                     extra: list | None = None) -> list[ChangeEvent]:
+    """The events of a customer's SUPPLIES claims that pass `test` and happened in [since, until]."""
     rows = db.execute(
-        """SELECT ch.claim_id, ch.kind, ch.before_status, ch.after_status, ch.happened_at, ch.learned_at,
-                  ch.before_article_id, ch.after_article_id, ch.key, ch.component
-           FROM claims c JOIN claim_changes ch ON ch.claim_id = c.id
-           WHERE c.relation = 'SUPPLIES' AND c.object_id = ? AND +ch.kind IN ('new', 'status')
-             AND (ch.after_status IN ('ended', 'denied')
-                  OR (ch.after_status IN ('active', 'planned')
-                      AND COALESCE(ch.before_status, '') NOT IN ('active', 'planned')))""",
-        [customer_id],
+        EVENT_QUERY + " JOIN claims c ON c.id = ch.claim_id WHERE +c.relation = 'SUPPLIES' AND c.object_id = ?"
+        f" AND +ch.kind IN ('new', 'status') AND ch.happened_at >= ? AND ch.happened_at < ? AND {test}",
+        [customer_id, since.isoformat(), (until + timedelta(days=1)).isoformat(), *(extra or [])],
     ).fetchall()
-    events_by_claim: dict[int, list[ChangeEvent]] = {}
-    for claim_id, kind, before_status, after_status, happened, learned, before_id, after_id, key, component in rows:
-        after = Evidence(claim_id, after_id, after_status, happened, learned, component)
-        before = Evidence(claim_id, before_id, before_status, happened, learned, component) if before_id else None
-        events_by_claim.setdefault(claim_id, []).append(
-            ChangeEvent(key, kind, claim_id, before, after, happened, learned, component=component))
-    _write_events(db, switches_among(events_by_claim, focus))
+    return [_event_of(row) for row in rows]
+
+
+def rebuild_changes(db: Database) -> None:
+    """Every change event rebuilt from the evidence alone: what refresh_changes
+    keeps up to date article by article (used by migrations and checks)."""
+    db.execute("DELETE FROM claim_changes")
+    ids = [row[0] for row in db.execute("SELECT id FROM claims ORDER BY id")]
+    _write_rows(db, (_row_of(event) for evidence in _evidence_of(db, ids).values() for event in claim_events(evidence)))
+    customers = [row[0] for row in db.execute("SELECT DISTINCT object_id FROM claims WHERE relation = 'SUPPLIES'")]
+    for customer_id in customers:
+        everything = (date.min, date.max - timedelta(days=1))
+        starts = SwitchStarts(_customer_events(db, customer_id, START_TEST, *everything))
+        ends = _customer_events(db, customer_id, END_TEST, *everything)
+        _write_rows(db, (_row_of(switch) for end in ends for switch in starts.switches_from(end)))
 
 
 def current_claims(db: Database) -> list[dict]:

@@ -96,7 +96,7 @@ def test_sigkill_mid_run_then_run_again_stores_each_article_once(slow_site, sett
     db = store.open_db(settings.db_path)
     before = sorted(db.execute("SELECT * FROM claim_changes").fetchall())
     with store.writing(db):
-        store.refresh_changes(db, [row[0] for row in db.execute("SELECT id FROM claims")])
+        store.rebuild_changes(db)
     assert sorted(db.execute("SELECT * FROM claim_changes").fetchall()) == before
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 

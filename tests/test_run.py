@@ -109,3 +109,49 @@ def test_links_to_private_hosts_other_than_the_feed_host_are_refused(httpserver,
     summary = run_once(db, settings, nlp=nlp)
     assert summary.articles_failed == 1 and summary.articles_new == 0
     assert db["articles"].count == 0
+
+
+# ---- reading in NLP worker processes -----------------------------------------------
+
+def stored_reading(db) -> dict[str, list]:
+    """What the store says, without row ids."""
+    return {
+        "mentions": sorted(db.execute(
+            "SELECT a.canonical_url, m.start, m.end, e.canonical, e.label FROM mentions m"
+            " JOIN articles a ON a.id = m.article_id JOIN entities e ON e.id = m.entity_id").fetchall()),
+        "claims": sorted(db.execute(
+            "SELECT c.label, ce.status, ce.component, ce.sentence, a.canonical_url FROM claim_evidence ce"
+            " JOIN claims c ON c.id = ce.claim_id JOIN articles a ON a.id = ce.article_id").fetchall()),
+    }
+
+
+def test_a_worker_process_reads_the_same_as_this_process(httpserver, settings, nlp, caplog):
+    from dataclasses import replace
+
+    feed = news_site(httpserver)
+    readings = {}
+    for name, processes in (("here", 0), ("worker", 1)):
+        local = replace(settings, db_path=settings.db_path.replace(".db", f"-{name}.db"),
+                        nlp_processes=processes, nlp_worker_min_articles=1)
+        db = store.open_db(local.db_path)
+        store.add_feed(db, feed)
+        with caplog.at_level("INFO", logger="pipeline.run"):
+            caplog.clear()
+            summary = run_once(db, local, nlp=nlp if name == "here" else None)
+        assert summary.articles_new == 2 and summary.claims_new > 0
+        assert ("NLP worker process" in caplog.text) == (name == "worker")
+        readings[name] = stored_reading(db)
+    assert readings["worker"]["claims"] and readings["worker"] == readings["here"]
+
+
+def test_a_worker_that_cannot_start_leaves_the_reading_to_this_process(httpserver, settings, nlp, caplog, tmp_path):
+    from dataclasses import replace
+
+    broken = replace(settings, models_dir=str(tmp_path / "no-models"), nlp_processes=1, nlp_worker_min_articles=1)
+    db = store.open_db(broken.db_path)
+    store.add_feed(db, news_site(httpserver))
+    with caplog.at_level("WARNING", logger="pipeline.run"):
+        summary = run_once(db, broken, nlp=nlp)
+    assert "an NLP worker failed" in caplog.text
+    assert summary.articles_new == 2 and summary.claims_new > 0
+    assert store.pending_count(db) == 0

@@ -26,12 +26,12 @@ def test_migrations_create_schema_from_blank_database(tmp_path):
     assert {"feeds", "articles", "entities", "aliases", "mentions", "claims", "claim_evidence", "articles_fts",
             "claim_changes", "digests", "pending_entries"} <= tables
     assert "current_claims" in db.view_names()
-    assert [m.name for m in store.migrations.applied(db)] == ["m001_initial", "m002_claim_changes", "m003_digests", "m004_scheduling", "m005_claim_labels"]
+    assert [m.name for m in store.migrations.applied(db)] == ["m001_initial", "m002_claim_changes", "m003_digests", "m004_scheduling", "m005_claim_labels", "m006_switches_per_end"]
     assert {fk.other_table for fk in db["claim_changes"].foreign_keys} == {"claims", "articles"}
     assert {fk.other_table for fk in db["claim_evidence"].foreign_keys} == {"claims", "articles"}
     db.close()
     again = store.open_db(tmp_path / "blank.db")  # re-opening applies nothing twice
-    assert len(store.migrations.applied(again)) == 5
+    assert len(store.migrations.applied(again)) == 6
 
 
 def test_missing_database_folder_is_a_user_error(tmp_path):
