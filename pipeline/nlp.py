@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -208,7 +210,16 @@ _worker_nlp: Language | None = None
 def _start_worker(models_dir: str) -> None:
     global _worker_nlp
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops after the article in hand
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _worker_nlp = load_pipeline(models_dir)
+
+
+def _exit_with_parent(parent: int) -> None:
+    # a worker blocks on its task queue, which it holds both ends of, so it
+    # would outlive a parent killed with SIGKILL without this
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _read_in_worker(texts: list[str], published: list[str | None], batch_size: int) -> tuple[list[Extraction], float]:

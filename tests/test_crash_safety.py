@@ -61,20 +61,30 @@ def count(db_path: str, sql: str) -> int:
         connection.close()
 
 
-def test_sigkill_mid_run_then_run_again_stores_each_article_once(slow_site, settings, tmp_path):
+@pytest.mark.parametrize("reading", ["here", "in a worker"])
+def test_sigkill_mid_run_then_run_again_stores_each_article_once(slow_site, settings, tmp_path, reading):
+    import psutil
+
     db = store.open_db(settings.db_path)
     store.add_feed(db, slow_site.url_for("/feed.xml"))
     db.close()
-    env = {**os.environ, "SUPPLYWATCH_NLP_BATCH_SIZE": "2", "SUPPLYWATCH_FETCH_WORKERS": "2"}
+    env = {**os.environ, "SUPPLYWATCH_NLP_BATCH_SIZE": "2", "SUPPLYWATCH_FETCH_WORKERS": "2",
+           "SUPPLYWATCH_NLP_PROCESSES": "1" if reading == "in a worker" else "0",
+           "SUPPLYWATCH_NLP_WORKER_MIN_ARTICLES": "1"}
     run = subprocess.Popen([SUPPLYWATCH, "--db", settings.db_path, "run", "--once"], env=env, cwd=tmp_path,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and count(settings.db_path, "SELECT COUNT(*) FROM articles") < 6:
         time.sleep(0.05)
+    children = psutil.Process(run.pid).children(recursive=True)
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=10)
     stored_at_kill = count(settings.db_path, "SELECT COUNT(*) FROM articles")
     assert 6 <= stored_at_kill < ARTICLES, "the run was not caught in the middle"
+    if reading == "in a worker":
+        assert children, "no NLP worker was running"
+    _gone, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, f"processes outlived the killed run: {alive}"
 
     again = subprocess.run([SUPPLYWATCH, "--db", settings.db_path, "run", "--once"], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=180)
