@@ -43,6 +43,7 @@ class Settings:
     smtp_port: int = 587
     smtp_security: str = "starttls"  # starttls | ssl | none
     smtp_timeout: float = 30.0
+    smtp_ca_file: str = ""  # a CA bundle (PEM) for a mail server whose certificate a private CA signed
     digest_from: str = "supplywatch@localhost"
     digest_to: str = ""  # comma-separated addresses
 

@@ -175,7 +175,10 @@ def send_message(message: EmailMessage, settings: Settings) -> None:
     """Deliver over SMTP; credentials come only from the environment."""
     _check_send_settings(settings)
     user, password = os.environ.get(SMTP_USER_ENV), os.environ.get(SMTP_PASSWORD_ENV)
-    context = ssl.create_default_context()
+    try:
+        context = ssl.create_default_context(cafile=settings.smtp_ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise UserError(f"cannot use smtp_ca_file {settings.smtp_ca_file}: {exc}") from None
     try:
         if settings.smtp_security == "ssl":
             client = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout, context=context)

@@ -210,3 +210,65 @@ def test_send_settings_are_checked_before_anything_happens(mail_settings, change
     broken = replace(mail_settings, **changes)
     result = send(broken)
     assert result.exit_code == 1 and message in result.output
+
+
+# ---- TLS: STARTTLS and implicit TLS against servers with a private CA's certificate ----
+
+@pytest.fixture(scope="module")
+def authority():
+    trustme = pytest.importorskip("trustme")
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(request, authority, tmp_path):
+    """An aiosmtpd server with a certificate for 127.0.0.1, speaking STARTTLS
+    (and refusing to log in before it) or TLS from the first byte."""
+    import ssl
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    inbox = Inbox()
+    security = request.param
+    tls = {"tls_context": server_context, "require_starttls": True} if security == "starttls" else {"ssl_context": server_context}
+    # aiosmtpd cannot tell that an implicit-TLS session is encrypted, so it only insists on STARTTLS
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=inbox.authenticate,
+                            auth_require_tls=security == "starttls", **tls)
+    controller.start()
+    ca_file = tmp_path / "private-ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    yield security, controller.port, inbox, str(ca_file)
+    controller.stop()
+
+
+@pytest.mark.parametrize("tls_server", ["starttls", "ssl"], indirect=True)
+def test_the_digest_goes_out_over_tls_with_a_login(tls_server, settings, monkeypatch):
+    security, port, inbox, ca_file = tls_server
+    monkeypatch.setenv("SUPPLYWATCH_SMTP_USER", "digest-bot")
+    monkeypatch.setenv("SUPPLYWATCH_SMTP_PASSWORD", "s3cret")
+    tls_settings = replace(settings, smtp_host="127.0.0.1", smtp_port=port, smtp_security=security,
+                           smtp_ca_file=ca_file, digest_to="analyst@example.com", smtp_timeout=5.0)
+    stored_story(tls_settings)
+    outcome = digest.send_digest(store.open_db(tls_settings.db_path), tls_settings, "2000-01-01T00:00:00+00:00")
+    assert outcome.sent
+    assert inbox.logins == [("digest-bot", "s3cret")]
+    assert [m["To"] for m in inbox.messages()] == ["analyst@example.com"]
+
+
+@pytest.mark.parametrize("tls_server", ["starttls", "ssl"], indirect=True)
+def test_a_certificate_nobody_vouches_for_is_refused_and_nothing_recorded(tls_server, settings):
+    security, port, inbox, _ca_file = tls_server
+    untrusted = replace(settings, smtp_host="127.0.0.1", smtp_port=port, smtp_security=security,
+                        digest_to="analyst@example.com", smtp_timeout=5.0)
+    stored_story(untrusted)
+    db = store.open_db(untrusted.db_path)
+    with pytest.raises(UserError, match="certificate verify failed"):
+        digest.send_digest(db, untrusted, "2000-01-01T00:00:00+00:00")
+    assert inbox.envelopes == [] and db["digests"].count == 0
+
+
+def test_an_unreadable_ca_file_is_a_one_line_error(mail_settings, tmp_path):
+    broken = replace(mail_settings, smtp_security="starttls", smtp_ca_file=str(tmp_path / "missing.pem"))
+    stored_story(broken)
+    with pytest.raises(UserError, match="cannot use smtp_ca_file"):
+        digest.send_digest(store.open_db(broken.db_path), broken, "2000-01-01T00:00:00+00:00")
