@@ -137,7 +137,7 @@ def process_pending(
     batch_size = max(1, settings.nlp_batch_size * 4)
     fetcher = PageFetcher(client, settings)
     workers = _workers_for(db, settings)
-    reader = _Reader(nlp, settings, workers)
+    reader = _Reader(nlp, settings, workers, stop)
     reading: deque[tuple[list, Future | None]] = deque()
     taken = [0]  # the last queue id handed to the fetcher: entries are taken in queue order
     try:
@@ -173,8 +173,9 @@ class _Reader:
     """Hands each fetched batch to the NLP workers, or reads it here, lazily,
     as it is stored. A batch whose worker died is read here instead."""
 
-    def __init__(self, nlp: Language | None, settings: Settings, workers: WorkerReader | None):
-        self.nlp, self.settings, self.workers = nlp, settings, workers
+    def __init__(self, nlp: Language | None, settings: Settings, workers: WorkerReader | None,
+                 stop: threading.Event | None = None):
+        self.nlp, self.settings, self.workers, self.stop = nlp, settings, workers, stop
         self.depth = workers.depth if workers is not None else 0
 
     def submit(self, ready: list) -> Future | None:
@@ -189,6 +190,8 @@ class _Reader:
             try:
                 extractions, seconds = job.result()
             except (BrokenProcessPool, OSError) as exc:
+                if self.stop is not None and self.stop.is_set():
+                    return  # stopping: a service manager may have signalled the workers too
                 log.warning("an NLP worker failed (%s); reading its %d articles in this process",
                             exc or type(exc).__name__, len(ready))
             else:

@@ -104,9 +104,10 @@ def news_site(httpserver, articles: int) -> None:
         httpserver.expect_request(f"/news/{n}").respond_with_data(article_html(f"Story {n}", paragraphs), content_type="text/html")
 
 
-def start_service(settings, tmp_path) -> subprocess.Popen:
+def start_service(settings, tmp_path, workers: bool = False) -> subprocess.Popen:
     env = {**os.environ, "SUPPLYWATCH_SCHEDULER_TICK_SECONDS": "1", "SUPPLYWATCH_POLL_MINUTES": "0.02",
-           "SUPPLYWATCH_POLL_JITTER": "0", "SUPPLYWATCH_NLP_BATCH_SIZE": "1"}
+           "SUPPLYWATCH_POLL_JITTER": "0", "SUPPLYWATCH_NLP_BATCH_SIZE": "1",
+           "SUPPLYWATCH_NLP_PROCESSES": "1" if workers else "0", "SUPPLYWATCH_NLP_WORKER_MIN_ARTICLES": "1"}
     log_file = open(tmp_path / "schedule.log", "w")
     return subprocess.Popen([SUPPLYWATCH, "--db", settings.db_path, "schedule"], env=env, cwd=tmp_path,
                             stdout=log_file, stderr=subprocess.STDOUT)
@@ -129,24 +130,31 @@ def count(settings, table: str) -> int:
         db.close()
 
 
-def service_over_site(httpserver, settings, tmp_path, articles: int) -> subprocess.Popen:
+def service_over_site(httpserver, settings, tmp_path, articles: int, workers: bool = False) -> subprocess.Popen:
     """`supplywatch schedule` running over a loopback feed of `articles` stories."""
     news_site(httpserver, articles)
     db = store.open_db(settings.db_path)
     store.add_feed(db, httpserver.url_for("/feed.xml"))
     db.close()
-    return start_service(settings, tmp_path)
+    return start_service(settings, tmp_path, workers)
 
 
-def test_schedule_polls_again_and_again_and_stops_cleanly_on_sigterm(httpserver, settings, tmp_path):
-    service = service_over_site(httpserver, settings, tmp_path, articles=40)
+@pytest.mark.parametrize("reading", ["here", "in a worker"])
+def test_schedule_polls_again_and_again_and_stops_cleanly_on_sigterm(httpserver, settings, tmp_path, reading):
+    import psutil
+
+    service = service_over_site(httpserver, settings, tmp_path, articles=40, workers=reading == "in a worker")
     try:
         assert wait_for(lambda: count(settings, "articles") >= 3, 60), (tmp_path / "schedule.log").read_text()
-        service.send_signal(signal.SIGTERM)
-        assert service.wait(timeout=15) == 0
+        children = psutil.Process(service.pid).children(recursive=True)
+        service.send_signal(signal.SIGTERM)  # to the main process only, as systemd's KillMode=mixed does
+        assert service.wait(timeout=30) == 0
     finally:
         if service.poll() is None:
             service.kill()
+    assert bool(children) == (reading == "in a worker")
+    _gone, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, f"processes outlived the service: {alive}"
     log_text = (tmp_path / "schedule.log").read_text()
     assert "SIGTERM received" in log_text and "scheduler stopped" in log_text
 
