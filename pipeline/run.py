@@ -182,7 +182,10 @@ class _Reader:
         if self.workers is None:
             return None
         articles = [article for _pending, article in ready]
-        return self.workers.submit([a.text for a in articles], [a.published_at for a in articles])
+        try:
+            return self.workers.submit([a.text for a in articles], [a.published_at for a in articles])
+        except BrokenProcessPool:  # a worker died earlier: the batch is read here when it is stored
+            return None
 
     def extractions(self, ready: list, job: Future | None, summary: RunSummary) -> Iterator[Extraction]:
         if job is not None:

@@ -147,11 +147,19 @@ def test_a_worker_process_reads_the_same_as_this_process(httpserver, settings, n
 def test_a_worker_that_cannot_start_leaves_the_reading_to_this_process(httpserver, settings, nlp, caplog, tmp_path):
     from dataclasses import replace
 
-    broken = replace(settings, models_dir=str(tmp_path / "no-models"), nlp_processes=1, nlp_worker_min_articles=1)
+    broken = replace(settings, models_dir=str(tmp_path / "no-models"), nlp_processes=1, nlp_worker_min_articles=1,
+                     nlp_batch_size=1)  # batches of 4 articles: the later ones meet a pool already broken
+    base = httpserver.url_for("")
+    items = [{"title": f"Story {n}", "link": f"{base}/news/{n}", "date": f"2025-05-{1 + n % 28:02d}"} for n in range(30)]
+    httpserver.expect_request("/feed.xml").respond_with_data(rss(items), content_type="application/rss+xml")
+    for n in range(30):
+        paragraphs = [f"Story {n}: " + p for p in (PARTNERSHIP_ARTICLE if n % 2 else SUPPLY_ARTICLE)]
+        httpserver.expect_request(f"/news/{n}").respond_with_data(article_html(f"Story {n}", paragraphs),
+                                                                  content_type="text/html")
     db = store.open_db(broken.db_path)
-    store.add_feed(db, news_site(httpserver))
+    store.add_feed(db, httpserver.url_for("/feed.xml"))
     with caplog.at_level("WARNING", logger="pipeline.run"):
         summary = run_once(db, broken, nlp=nlp)
     assert "an NLP worker failed" in caplog.text
-    assert summary.articles_new == 2 and summary.claims_new > 0
+    assert summary.articles_new == 30 and summary.claims_new > 0
     assert store.pending_count(db) == 0
