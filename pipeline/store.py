@@ -142,7 +142,7 @@ def m002_claim_changes(db: Database) -> None:
     )
     for columns in (["claim_id"], ["old_claim_id"], ["learned_at"], ["happened_at"], ["kind"]):
         db["claim_changes"].create_index(columns, if_not_exists=True)
-    refresh_changes(db, [row[0] for row in db.execute("SELECT id FROM claims")])  # claims stored before this migration
+    rebuild_changes(db)  # claims stored before this migration
 
 
 @migrations(name="m003_digests")
@@ -605,7 +605,8 @@ def _refresh_switches(db: Database, removed: list[ChangeEvent], added: list[Chan
     """Redo the switches that depend on the changed events: those from a
     changed end, and those to a claim whose start changed, from the ends
     within a switch window of that start."""
-    relevant = [(event, event in added) for event in removed + added if is_end(event) or is_start(event)]
+    relevant = [(event, current) for events, current in ((removed, False), (added, True))
+                for event in events if is_end(event) or is_start(event)]
     customer_of = _customers(db, {event.claim_id for event, _current in relevant})
     by_customer: dict[int, list[tuple[ChangeEvent, bool]]] = {}
     for event, current in relevant:
@@ -673,8 +674,8 @@ def rebuild_changes(db: Database) -> None:
     ids = [row[0] for row in db.execute("SELECT id FROM claims ORDER BY id")]
     _write_rows(db, (_row_of(event) for evidence in _evidence_of(db, ids).values() for event in claim_events(evidence)))
     customers = [row[0] for row in db.execute("SELECT DISTINCT object_id FROM claims WHERE relation = 'SUPPLIES'")]
+    everything = (date.min, date.max - timedelta(days=1))
     for customer_id in customers:
-        everything = (date.min, date.max - timedelta(days=1))
         starts = SwitchStarts(_customer_events(db, customer_id, START_TEST, *everything))
         ends = _customer_events(db, customer_id, END_TEST, *everything)
         _write_rows(db, (_row_of(switch) for end in ends for switch in starts.switches_from(end)))
